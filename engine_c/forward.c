@@ -1,0 +1,230 @@
+/* The transformer forward pass over a batch of tokens: every matrix product
+ * takes the whole batch at once (matrix-matrix), attention runs per token
+ * against the key/value cache. The results for a token do not depend on how
+ * the tokens were batched, so a reused session equals a fresh one bit for bit. */
+#include "internal.h"
+
+static void rmsnorm(float *out, const float *x, const float *weight, int dim, float eps)
+{
+    float sum_squares = 0.0f;
+    for (int i = 0; i < dim; i++)
+        sum_squares += x[i] * x[i];
+    float inverse_rms = 1.0f / __builtin_sqrtf(sum_squares / (float)dim + eps);
+    for (int i = 0; i < dim; i++)
+        out[i] = weight[i] * (x[i] * inverse_rms);
+}
+
+/* out (n x m.rows) = in (n x m.cols) times m transposed, in quantised. */
+static void matmul(ttc_session *s, float *out, const float *in, int n, const ttc_q8_matrix *m)
+{
+    const int group_size = s->model->info.group_size;
+    const int groups = m->cols / group_size;
+    ttc_scratch *scratch = &s->scratch;
+    for (int t = 0; t < n; t++)
+        ttc_quantize_q8(scratch->xq + (size_t)t * m->cols, scratch->xs + (size_t)t * groups,
+                        in + (size_t)t * m->cols, m->cols, group_size);
+    s->kernels->matmul_q8(out, scratch->xq, scratch->xs, n, m->values, m->scales, m->rows,
+                          m->cols, group_size);
+}
+
+static void rope_tables(ttc_session *s, int n, int start)
+{
+    const ttc_model *m = s->model;
+    const int pairs = m->head_dim / 2;
+    for (int t = 0; t < n; t++) {
+        for (int i = 0; i < pairs; i++) {
+            double sin_angle, cos_angle;
+            ttc_sincos((double)(start + t) * m->rope_frequency[i], &sin_angle, &cos_angle);
+            s->scratch.rope_cos[t * pairs + i] = (float)cos_angle;
+            s->scratch.rope_sin[t * pairs + i] = (float)sin_angle;
+        }
+    }
+}
+
+/* Rotates the interleaved pairs (2i, 2i+1) of each head of one token. */
+static void rope(float *vec, int n_heads, int head_dim, const float *cos_t, const float *sin_t)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float *head = vec + h * head_dim;
+        for (int i = 0; i < head_dim / 2; i++) {
+            float a = head[2 * i], b = head[2 * i + 1];
+            head[2 * i] = a * cos_t[i] - b * sin_t[i];
+            head[2 * i + 1] = a * sin_t[i] + b * cos_t[i];
+        }
+    }
+}
+
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = ttc_expf(x[i] - max);
+        sum += x[i];
+    }
+    float inverse = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inverse;
+}
+
+static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
+{
+    const ttc_model *m = s->model;
+    ttc_kv_cache *c = &s->cache;
+    const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
+    const size_t row = ((size_t)layer * window + pos) * kv_dim;
+    if (c->precision == TTC_KV_F32) {
+        ttc_memcpy(c->keys_f32 + row, k, sizeof(float) * kv_dim);
+        ttc_memcpy(c->values_f32 + row, v, sizeof(float) * kv_dim);
+        return;
+    }
+    for (int h = 0; h < m->info.n_kv_heads; h++) {
+        const size_t scale = ((size_t)layer * m->info.n_kv_heads + h) * window + pos;
+        ttc_quantize_q8(c->keys_q8 + row + h * head_dim, c->key_scales + scale,
+                        k + h * head_dim, head_dim, head_dim);
+        ttc_quantize_q8(c->values_q8 + row + h * head_dim, c->value_scales + scale,
+                        v + h * head_dim, head_dim, head_dim);
+    }
+}
+
+/* One query head against the cached keys 0..n_keys-1 of its kv head (int8 cache). */
+static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int kv_head,
+                      int n_keys)
+{
+    const ttc_model *m = s->model;
+    const ttc_kv_cache *c = &s->cache;
+    const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
+    const size_t base = (size_t)layer * window * kv_dim + (size_t)kv_head * head_dim;
+    const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    float q_scale;
+    ttc_quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
+    float *scores = s->scratch.scores;
+    s->kernels->attention_scores_q8(scores, s->scratch.head_q, q_scale, c->keys_q8 + base,
+                                    c->key_scales + scales, n_keys, head_dim, kv_dim);
+    const float inverse_sqrt = 1.0f / __builtin_sqrtf((float)head_dim);
+    for (int t = 0; t < n_keys; t++)
+        scores[t] *= inverse_sqrt;
+    softmax(scores, n_keys);
+    s->kernels->attention_values_q8(out, scores, c->values_q8 + base, c->value_scales + scales,
+                                    n_keys, head_dim, kv_dim);
+}
+
+/* The same in fp32 with plain loops: llama2.c's way, the reference path. */
+static void attend_f32(ttc_session *s, float *out, const float *q, int layer, int kv_head,
+                       int n_keys)
+{
+    const ttc_model *m = s->model;
+    const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
+    const size_t base = (size_t)layer * window * kv_dim + (size_t)kv_head * head_dim;
+    const float *keys = s->cache.keys_f32 + base, *values = s->cache.values_f32 + base;
+    float *scores = s->scratch.scores;
+    const float inverse_sqrt = 1.0f / __builtin_sqrtf((float)head_dim);
+    for (int t = 0; t < n_keys; t++) {
+        float dot = 0.0f;
+        for (int i = 0; i < head_dim; i++)
+            dot += q[i] * keys[(size_t)t * kv_dim + i];
+        scores[t] = dot * inverse_sqrt;
+    }
+    softmax(scores, n_keys);
+    for (int i = 0; i < head_dim; i++)
+        out[i] = 0.0f;
+    for (int t = 0; t < n_keys; t++)
+        for (int i = 0; i < head_dim; i++)
+            out[i] += scores[t] * values[(size_t)t * kv_dim + i];
+}
+
+static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n, int start)
+{
+    const ttc_model *m = s->model;
+    ttc_scratch *x = &s->scratch;
+    const int dim = m->info.dim, kv_dim = m->kv_dim, head_dim = m->head_dim;
+    const int pairs = head_dim / 2, heads_per_kv = m->info.n_heads / m->info.n_kv_heads;
+
+    for (int t = 0; t < n; t++)
+        rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->attention_norm, dim,
+                m->norm_eps);
+    matmul(s, x->q, x->normed, n, &w->wq);
+    matmul(s, x->k, x->normed, n, &w->wk);
+    matmul(s, x->v, x->normed, n, &w->wv);
+    for (int t = 0; t < n; t++) {
+        const float *cos_t = x->rope_cos + t * pairs, *sin_t = x->rope_sin + t * pairs;
+        rope(x->q + (size_t)t * dim, m->info.n_heads, head_dim, cos_t, sin_t);
+        rope(x->k + (size_t)t * kv_dim, m->info.n_kv_heads, head_dim, cos_t, sin_t);
+        store_kv(s, layer, start + t, x->k + (size_t)t * kv_dim, x->v + (size_t)t * kv_dim);
+    }
+    for (int t = 0; t < n; t++) {
+        for (int h = 0; h < m->info.n_heads; h++) {
+            const size_t head = (size_t)t * dim + (size_t)h * head_dim;
+            if (s->cache.precision == TTC_KV_F32)
+                attend_f32(s, x->attention + head, x->q + head, layer, h / heads_per_kv,
+                           start + t + 1);
+            else
+                attend_q8(s, x->attention + head, x->q + head, layer, h / heads_per_kv,
+                          start + t + 1);
+        }
+    }
+    matmul(s, x->normed, x->attention, n, &w->wo);
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        x->x[i] += x->normed[i];
+}
+
+static void feed_forward_block(ttc_session *s, const ttc_layer *w, int n)
+{
+    const ttc_model *m = s->model;
+    ttc_scratch *x = &s->scratch;
+    const int dim = m->info.dim, hidden = m->info.hidden_dim;
+
+    for (int t = 0; t < n; t++)
+        rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->ffn_norm, dim,
+                m->norm_eps);
+    matmul(s, x->gate, x->normed, n, &w->w1);
+    matmul(s, x->up, x->normed, n, &w->w3);
+    for (size_t i = 0; i < (size_t)n * hidden; i++) {
+        float g = x->gate[i];
+        x->gate[i] = g / (1.0f + ttc_expf(-g)) * x->up[i]; /* silu(gate) * up */
+    }
+    matmul(s, x->normed, x->gate, n, &w->w2);
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        x->x[i] += x->normed[i];
+}
+
+static void embed(ttc_session *s, const int *tokens, int n)
+{
+    const ttc_q8_matrix *e = &s->model->token_embedding;
+    const int dim = e->cols, group_size = s->model->info.group_size;
+    for (int t = 0; t < n; t++) {
+        const int8_t *row = e->values + (size_t)tokens[t] * dim;
+        const float *scales = e->scales + (size_t)tokens[t] * (dim / group_size);
+        float *out = s->scratch.x + (size_t)t * dim;
+        for (int i = 0; i < dim; i++)
+            out[i] = (float)row[i] * scales[i / group_size];
+    }
+}
+
+static void forward_batch(ttc_session *s, const int *tokens, int n, int start)
+{
+    const ttc_model *m = s->model;
+    const int dim = m->info.dim;
+    embed(s, tokens, n);
+    rope_tables(s, n, start);
+    for (int l = 0; l < m->info.n_layers; l++) {
+        attention_block(s, &m->layers[l], l, n, start);
+        feed_forward_block(s, &m->layers[l], n);
+    }
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->scratch.normed + (size_t)t * dim, s->scratch.x + (size_t)t * dim,
+                m->final_norm, dim, m->norm_eps);
+    matmul(s, s->logits + (size_t)start * m->info.vocab_size, s->scratch.normed, n,
+           &m->classifier);
+    s->forwarded_tokens += (uint64_t)n;
+}
+
+void ttc_forward(ttc_session *s, const int *tokens, int n, int start)
+{
+    for (int done = 0; done < n; done += s->max_batch) {
+        int batch = n - done < s->max_batch ? n - done : s->max_batch;
+        forward_batch(s, tokens + done, batch, start + done);
+    }
+}

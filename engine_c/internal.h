@@ -1,0 +1,121 @@
+/* Shared internals of the engine: the model and session structures and the
+ * helpers the source files use among themselves. Not part of the public API. */
+#ifndef TTC_INTERNAL_H
+#define TTC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "ttc.h"
+#include "ttc_tokens.h"
+
+#if defined(__wasm__)
+/* The WebAssembly build has no libc; web_demo's runtime file provides these. */
+void *malloc(size_t size);
+void free(void *pointer);
+#else
+#include <stdlib.h>
+#endif
+
+#define ttc_memcpy __builtin_memcpy
+#define ttc_memset __builtin_memset
+
+/* An int8 matrix with one float scale per group of group_size columns. */
+typedef struct {
+    const int8_t *values; /* rows x cols */
+    const float *scales;  /* rows x (cols / group_size) */
+    int rows, cols;
+} ttc_q8_matrix;
+
+typedef struct {
+    const float *attention_norm; /* (dim) */
+    ttc_q8_matrix wq;            /* (q_dim, dim) */
+    ttc_q8_matrix wk;            /* (kv_dim, dim) */
+    ttc_q8_matrix wv;            /* (kv_dim, dim) */
+    ttc_q8_matrix wo;            /* (dim, q_dim) */
+    const float *ffn_norm;       /* (dim) */
+    ttc_q8_matrix w1;            /* (hidden_dim, dim) gate */
+    ttc_q8_matrix w2;            /* (dim, hidden_dim) down */
+    ttc_q8_matrix w3;            /* (hidden_dim, dim) up */
+} ttc_layer;
+
+struct ttc_model {
+    ttc_model_info info;
+    int head_dim;         /* dim / n_heads */
+    int kv_dim;           /* n_kv_heads * head_dim */
+    float norm_eps;
+    double *rope_frequency; /* (head_dim / 2) radians per position of each rotated pair */
+
+    void *allocation;     /* owns the aligned copy of the file below */
+    const uint8_t *file;
+    const char *metadata;
+    size_t metadata_size;
+
+    ttc_q8_matrix token_embedding; /* (vocab_size, dim) */
+    ttc_layer *layers;             /* (n_layers) */
+    const float *final_norm;       /* (dim) */
+    ttc_q8_matrix classifier;      /* (vocab_size, dim), the embedding when tied */
+};
+
+/* Scratch memory for one forward pass over up to max_batch tokens. */
+typedef struct {
+    float *x;          /* (batch, dim) residual stream */
+    float *normed;     /* (batch, dim) */
+    float *q;          /* (batch, q_dim) */
+    float *k;          /* (batch, kv_dim) */
+    float *v;          /* (batch, kv_dim) */
+    float *attention;  /* (batch, q_dim) attention output */
+    float *gate;       /* (batch, hidden_dim) */
+    float *up;         /* (batch, hidden_dim) */
+    float *scores;     /* (window) attention scores of one head */
+    float *rope_cos;   /* (batch, head_dim / 2) */
+    float *rope_sin;   /* (batch, head_dim / 2) */
+    int8_t *xq;        /* (batch, max(dim, q_dim, hidden_dim)) quantised activations */
+    float *xs;         /* their group scales */
+    int8_t *head_q;    /* (head_dim) one quantised query head */
+} ttc_scratch;
+
+/* The key/value cache of every layer: int8 with one scale per (position,
+ * kv head), or fp32 for the reference path. */
+typedef struct {
+    ttc_kv_precision precision;
+    int8_t *keys_q8, *values_q8;     /* (layers, window, kv_dim) */
+    float *key_scales, *value_scales; /* (layers, n_kv_heads, window) */
+    float *keys_f32, *values_f32;    /* (layers, window, kv_dim) */
+} ttc_kv_cache;
+
+struct ttc_session {
+    const ttc_model *model;
+    const ttc_kernels *kernels;
+    int max_batch;
+    ttc_kv_cache cache;
+    ttc_scratch scratch;
+
+    int *tokens;       /* (window) the tokens whose state the cache holds */
+    int n_tokens;      /* how many of them are valid */
+    float *logits;     /* (window, vocab) the logits after each cached token */
+    uint64_t forwarded_tokens;
+
+    int *prompt;       /* (window) the prompt being built for a request */
+};
+
+/* forward.c: runs tokens[0..n) at positions start..start+n-1 (the cache must
+ * hold positions 0..start-1) and writes their logits into session->logits. */
+void ttc_forward(ttc_session *session, const int *tokens, int n, int start);
+
+/* math.c: deterministic functions, identical on every platform and build. */
+float ttc_expf(float x);
+float ttc_round_even(float x); /* |x| < 2^22 */
+double ttc_exp(double x);
+double ttc_log(double x);      /* x > 0 */
+void ttc_sincos(double x, double *sin_out, double *cos_out);
+
+/* Quantise n floats in groups: scale = max|x| / 127, q = round_even(x / scale). */
+void ttc_quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size);
+
+/* text.c: UTF-8 text to tokens, at most capacity of them (never more than
+ * length are needed). Returns how many were written. */
+size_t ttc_text_to_tokens(const char *text, size_t length, int *tokens, size_t capacity);
+
+#endif

@@ -1,0 +1,71 @@
+/* The compute kernels: every kernel exists once as a generic (scalar) version
+ * that is always built and is the reference; per-architecture files provide
+ * faster versions of the same functions.
+ *
+ * Every fast kernel must return results bit-identical to the generic one, so
+ * that a suggestion never depends on the CPU (or on native vs WebAssembly):
+ * integer dot products are exact, and the float work around them is done in
+ * the same order, one multiply then one add (the engine is compiled with
+ * -ffp-contract=off, so no fused multiply-add changes the rounding). */
+#ifndef TTC_KERNELS_H
+#define TTC_KERNELS_H
+
+/* No fused multiply-add anywhere in the engine, even where the build flags or
+ * the compiler's defaults would allow it (this header comes first in every
+ * engine source file). Builds still pass -ffp-contract=off, which clang needs. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ttc_kernels {
+    const char *name;
+
+    /* Quantised matrix product, many tokens at once:
+     *   out[t*rows + r] = sum over groups g, in order, of
+     *                     (float)dot(x[t] group g, w[r] group g) * (ws[r][g] * xs[t][g])
+     * x: n_tokens x cols int8 (row stride cols), xs: n_tokens x cols/group_size scales;
+     * w: rows x cols int8, ws: rows x cols/group_size scales.
+     * cols and group_size are multiples of 32; rows and n_tokens are any size >= 1. */
+    void (*matmul_q8)(float *out, const int8_t *x, const float *xs, int n_tokens,
+                      const int8_t *w, const float *ws, int rows, int cols,
+                      int group_size);
+
+    /* Attention scores against an int8 key cache:
+     *   out[t] = (float)dot(q, keys + t*key_stride) * (q_scale * key_scales[t])
+     * for t in 0..n_keys-1; head_dim is any size >= 1. */
+    void (*attention_scores_q8)(float *out, const int8_t *q, float q_scale,
+                                const int8_t *keys, const float *key_scales,
+                                int n_keys, int head_dim, int key_stride);
+
+    /* Attention output from an int8 value cache, accumulated in key order:
+     *   out[i] = 0; for t in order: out[i] = out[i] + (weights[t] * value_scales[t]) * v[t][i]
+     * with v[t] = values + t*value_stride; head_dim is any size >= 1. */
+    void (*attention_values_q8)(float *out, const float *weights,
+                                const int8_t *values, const float *value_scales,
+                                int n_values, int head_dim, int value_stride);
+} ttc_kernels;
+
+/* The reference kernels, always available. */
+extern const ttc_kernels ttc_kernels_generic;
+
+/* Fast kernels for this build's architecture; each returns NULL when the
+ * running CPU (or the build) lacks the instructions. */
+const ttc_kernels *ttc_kernels_avx2(void);
+const ttc_kernels *ttc_kernels_avx512(void);  /* the VNNI set where the CPU has it */
+const ttc_kernels *ttc_kernels_avx512_novnni(void);  /* AVX-512 without VNNI, for tests */
+const ttc_kernels *ttc_kernels_neon(void);
+const ttc_kernels *ttc_kernels_wasm(void);
+
+/* The fastest kernels the running CPU supports. */
+const ttc_kernels *ttc_kernels_best(void);
+
+/* Kernels by name ("generic", "avx2", "avx512", "avx512vnni", "neon", "wasm"); NULL when
+ * unknown or not supported here. */
+const ttc_kernels *ttc_kernels_by_name(const char *name);
+
+#endif

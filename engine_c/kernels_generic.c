@@ -1,0 +1,61 @@
+/* Reference kernels: plain C, the definition every fast kernel must match bit for bit. */
+#include "kernels.h"
+
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
+{
+    int32_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += (int32_t)a[i] * (int32_t)b[i];
+    return sum;
+}
+
+static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
+                      const int8_t *w, const float *ws, int rows, int cols, int group_size)
+{
+    const int groups = cols / group_size;
+    for (int t = 0; t < n_tokens; t++) {
+        const int8_t *xt = x + (size_t)t * cols;
+        const float *xst = xs + (size_t)t * groups;
+        for (int r = 0; r < rows; r++) {
+            const int8_t *wr = w + (size_t)r * cols;
+            const float *wsr = ws + (size_t)r * groups;
+            float acc = 0.0f;
+            for (int g = 0; g < groups; g++) {
+                int32_t d = dot_i8(xt + g * group_size, wr + g * group_size, group_size);
+                acc += (float)d * (wsr[g] * xst[g]);
+            }
+            out[(size_t)t * rows + r] = acc;
+        }
+    }
+}
+
+static void attention_scores_q8(float *out, const int8_t *q, float q_scale,
+                                const int8_t *keys, const float *key_scales,
+                                int n_keys, int head_dim, int key_stride)
+{
+    for (int t = 0; t < n_keys; t++) {
+        int32_t d = dot_i8(q, keys + (size_t)t * key_stride, head_dim);
+        out[t] = (float)d * (q_scale * key_scales[t]);
+    }
+}
+
+static void attention_values_q8(float *out, const float *weights,
+                                const int8_t *values, const float *value_scales,
+                                int n_values, int head_dim, int value_stride)
+{
+    for (int i = 0; i < head_dim; i++)
+        out[i] = 0.0f;
+    for (int t = 0; t < n_values; t++) {
+        const int8_t *v = values + (size_t)t * value_stride;
+        const float a = weights[t] * value_scales[t];
+        for (int i = 0; i < head_dim; i++)
+            out[i] = out[i] + a * (float)v[i];
+    }
+}
+
+const ttc_kernels ttc_kernels_generic = {
+    .name = "generic",
+    .matmul_q8 = matmul_q8,
+    .attention_scores_q8 = attention_scores_q8,
+    .attention_values_q8 = attention_values_q8,
+};

@@ -1,0 +1,427 @@
+/* Sessions: the per-document state, the prompt layout (DESIGN.md contracts),
+ * reuse of what was already run, and greedy decoding with its stop rules. */
+#include "internal.h"
+
+/* ---- creation ----------------------------------------------------------- */
+
+void ttc_session_options_init(ttc_session_options *options)
+{
+    options->kv_precision = TTC_KV_INT8;
+    options->kernels = NULL;
+    options->max_batch = 64;
+}
+
+void ttc_complete_options_init(ttc_complete_options *options)
+{
+    options->multiline = 0;
+    options->max_chars = 64;
+    options->min_confidence = 0.5f;
+}
+
+static void *allocate(size_t count, size_t size, int *failed)
+{
+    void *p = malloc(count * size);
+    if (!p)
+        *failed = 1;
+    return p;
+}
+
+static int allocate_buffers(ttc_session *s)
+{
+    const ttc_model *m = s->model;
+    const size_t batch = (size_t)s->max_batch, window = (size_t)m->info.window;
+    const size_t dim = (size_t)m->info.dim, hidden = (size_t)m->info.hidden_dim;
+    const size_t kv_dim = (size_t)m->kv_dim, widest = hidden > dim ? hidden : dim;
+    const size_t cache = (size_t)m->info.n_layers * window * kv_dim;
+    const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
+    const size_t pairs = (size_t)m->head_dim / 2;
+    int failed = 0;
+    ttc_scratch *x = &s->scratch;
+
+    if (s->cache.precision == TTC_KV_F32) {
+        s->cache.keys_f32 = allocate(cache, sizeof(float), &failed);
+        s->cache.values_f32 = allocate(cache, sizeof(float), &failed);
+    } else {
+        s->cache.keys_q8 = allocate(cache, 1, &failed);
+        s->cache.values_q8 = allocate(cache, 1, &failed);
+        s->cache.key_scales = allocate(cache_scales, sizeof(float), &failed);
+        s->cache.value_scales = allocate(cache_scales, sizeof(float), &failed);
+    }
+    x->x = allocate(batch * dim, sizeof(float), &failed);
+    x->normed = allocate(batch * dim, sizeof(float), &failed);
+    x->q = allocate(batch * dim, sizeof(float), &failed);
+    x->k = allocate(batch * kv_dim, sizeof(float), &failed);
+    x->v = allocate(batch * kv_dim, sizeof(float), &failed);
+    x->attention = allocate(batch * dim, sizeof(float), &failed);
+    x->gate = allocate(batch * hidden, sizeof(float), &failed);
+    x->up = allocate(batch * hidden, sizeof(float), &failed);
+    x->scores = allocate(window, sizeof(float), &failed);
+    x->rope_cos = allocate(batch * pairs, sizeof(float), &failed);
+    x->rope_sin = allocate(batch * pairs, sizeof(float), &failed);
+    x->xq = allocate(batch * widest, 1, &failed);
+    x->xs = allocate(batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
+    x->head_q = allocate((size_t)m->head_dim, 1, &failed);
+    s->tokens = allocate(window, sizeof(int), &failed);
+    s->prompt = allocate(window, sizeof(int), &failed);
+    s->logits = allocate(window * (size_t)m->info.vocab_size, sizeof(float), &failed);
+    return failed ? TTC_ERR_OUT_OF_MEMORY : TTC_OK;
+}
+
+int ttc_session_create(const ttc_model *model, const ttc_session_options *options,
+                       ttc_session **out)
+{
+    if (!out)
+        return TTC_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    ttc_session_options defaults;
+    ttc_session_options_init(&defaults);
+    if (!options)
+        options = &defaults;
+    if (!model || options->max_batch < 1 || options->max_batch > 4096 ||
+        (options->kv_precision != TTC_KV_INT8 && options->kv_precision != TTC_KV_F32))
+        return TTC_ERR_INVALID_ARGUMENT;
+    const ttc_kernels *kernels =
+        options->kernels ? ttc_kernels_by_name(options->kernels) : ttc_kernels_best();
+    if (!kernels)
+        return TTC_ERR_UNSUPPORTED;
+
+    ttc_session *s = malloc(sizeof *s);
+    if (!s)
+        return TTC_ERR_OUT_OF_MEMORY;
+    ttc_memset(s, 0, sizeof *s);
+    s->model = model;
+    s->kernels = kernels;
+    s->max_batch = options->max_batch;
+    s->cache.precision = options->kv_precision;
+    if (allocate_buffers(s) != TTC_OK) {
+        ttc_session_free(s);
+        return TTC_ERR_OUT_OF_MEMORY;
+    }
+    *out = s;
+    return TTC_OK;
+}
+
+void ttc_session_free(ttc_session *s)
+{
+    if (!s)
+        return;
+    void *buffers[] = {
+        s->cache.keys_q8, s->cache.values_q8, s->cache.key_scales, s->cache.value_scales,
+        s->cache.keys_f32, s->cache.values_f32, s->scratch.x, s->scratch.normed,
+        s->scratch.q, s->scratch.k, s->scratch.v, s->scratch.attention, s->scratch.gate,
+        s->scratch.up, s->scratch.scores, s->scratch.rope_cos, s->scratch.rope_sin,
+        s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->tokens, s->prompt, s->logits,
+    };
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
+        free(buffers[i]);
+    free(s);
+}
+
+uint64_t ttc_session_forwarded_tokens(const ttc_session *s)
+{
+    return s ? s->forwarded_tokens : 0;
+}
+
+const char *ttc_session_kernels(const ttc_session *s)
+{
+    return s ? s->kernels->name : NULL;
+}
+
+/* ---- running tokens, reusing the cache ---------------------------------- */
+
+/* Makes the cache hold tokens[0..n) (n <= window), running only what differs
+ * from what it holds. Tokens cached beyond n stay: they are what decoding
+ * generated last time and may be generated again for free. */
+static void feed(ttc_session *s, const int *tokens, int n)
+{
+    int common = 0;
+    while (common < n && common < s->n_tokens && s->tokens[common] == tokens[common])
+        common++;
+    if (common == n)
+        return;
+    ttc_memcpy(s->tokens + common, tokens + common, sizeof(int) * (size_t)(n - common));
+    ttc_forward(s, tokens + common, n - common, common);
+    s->n_tokens = n;
+}
+
+/* Appends one generated token at position pos, for free when the cache already holds it. */
+static void feed_one(ttc_session *s, int token, int pos)
+{
+    if (pos < s->n_tokens && s->tokens[pos] == token)
+        return;
+    s->tokens[pos] = token;
+    ttc_forward(s, &token, 1, pos);
+    s->n_tokens = pos + 1;
+}
+
+static float log_sum_exp(const float *logits, int n)
+{
+    float max = logits[0];
+    for (int i = 1; i < n; i++)
+        max = logits[i] > max ? logits[i] : max;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        sum += ttc_expf(logits[i] - max);
+    return max + (float)ttc_log((double)sum);
+}
+
+/* ---- the prompt --------------------------------------------------------- */
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int has_text(const char *text, size_t length)
+{
+    for (size_t i = 0; i < length; i++)
+        if (!is_blank(text[i]))
+            return 1;
+    return 0;
+}
+
+/* Lays out the prompt in s->prompt and returns its length. With text after the
+ * cursor: PRE SUF suffix MID prefix (SPM order, so typing at the cursor only
+ * appends); otherwise BOS prefix. The suffix keeps its first window/8 bytes;
+ * the prefix keeps its end, starting at a multiple of window/4 bytes so that
+ * the start moves rarely as the document grows. Room for a full suggestion is
+ * always left. Every count here is in bytes, which bound the tokens. */
+static int build_prompt(ttc_session *s, const char *prefix, size_t prefix_length,
+                        const char *suffix, size_t suffix_length)
+{
+    const size_t window = (size_t)s->model->info.window;
+    const size_t suggestion_room = window / 8 < TTC_MAX_SUGGESTION ? window / 8
+                                                                   : TTC_MAX_SUGGESTION;
+    const size_t step = window / 4;
+    int *prompt = s->prompt;
+    size_t n = 0;
+
+    if (has_text(suffix, suffix_length)) {
+        size_t kept = suffix_length < window / 8 ? suffix_length : window / 8;
+        prompt[n++] = TTC_TOKEN_FIM_PREFIX;
+        prompt[n++] = TTC_TOKEN_FIM_SUFFIX;
+        n += ttc_text_to_tokens(suffix, kept, prompt + n, kept);
+        prompt[n++] = TTC_TOKEN_FIM_MIDDLE;
+    } else {
+        prompt[n++] = TTC_TOKEN_BOS;
+    }
+    const size_t budget = window - suggestion_room - n;
+    size_t start = 0;
+    if (prefix_length > budget)
+        start = (prefix_length - budget + step - 1) / step * step;
+    n += ttc_text_to_tokens(prefix + start, prefix_length - start, prompt + n,
+                            prefix_length - start);
+    return (int)n;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+typedef struct {
+    char *text;
+    int length;
+    int depth;          /* bracket depth relative to the cursor */
+    int base_indent;    /* indentation of the block, -1 until known */
+    int line_start;     /* where the current suggestion line starts, after a newline */
+    int in_indent;      /* still inside the leading whitespace of a later line */
+    int indent;         /* width of that whitespace so far */
+} suggestion;
+
+enum { KEEP_GOING, STOP_BEFORE, STOP_AT_LINE_START };
+
+static int is_suggestable(int token)
+{
+    return token == '\t' || token == '\n' || (token >= 32 && token <= 126);
+}
+
+static int is_stop_token(int token)
+{
+    return token == TTC_TOKEN_EOS || token == TTC_TOKEN_FIM_END;
+}
+
+/* The most likely token that may be suggested or that ends the suggestion. */
+static int pick_token(const float *logits, int vocab)
+{
+    int best = -1;
+    for (int t = 0; t < vocab; t++)
+        if ((is_suggestable(t) || is_stop_token(t)) && (best < 0 || logits[t] > logits[best]))
+            best = t;
+    return best;
+}
+
+/* The block starts at the cursor's line: its indentation is the base, unless
+ * that line is still blank, when the first suggested line sets it. */
+static void start_block(suggestion *g, const char *prefix, size_t length)
+{
+    size_t line = length;
+    while (line > 0 && prefix[line - 1] != '\n')
+        line--;
+    int indent = 0;
+    while (line + (size_t)indent < length &&
+           (prefix[line + indent] == ' ' || prefix[line + indent] == '\t'))
+        indent++;
+    int blank = line + (size_t)indent == length;
+    g->base_indent = blank ? -1 : indent;
+    g->in_indent = blank;
+    g->indent = indent;
+}
+
+/* Multi-line mode: the block ends at a bracket that closes one opened before
+ * the cursor, or at a later line indented less than the cursor's line. */
+static int block_rule(suggestion *g, int c)
+{
+    if (c == '(' || c == '[' || c == '{')
+        g->depth++;
+    if (c == ')' || c == ']' || c == '}') {
+        if (--g->depth < 0)
+            return STOP_BEFORE;
+    }
+    if (c == '\n') {
+        g->line_start = g->length + 1;
+        g->in_indent = 1;
+        g->indent = 0;
+    } else if (g->in_indent && (c == ' ' || c == '\t')) {
+        g->indent++;
+    } else if (g->in_indent) {
+        g->in_indent = 0;
+        if (g->base_indent < 0)
+            g->base_indent = g->indent; /* the cursor was on a blank line */
+        else if (g->indent < g->base_indent)
+            return STOP_AT_LINE_START;
+    }
+    return KEEP_GOING;
+}
+
+static int check_options(const ttc_complete_options *o)
+{
+    if (o->max_chars < 1 || o->max_chars > TTC_MAX_SUGGESTION)
+        return TTC_ERR_INVALID_ARGUMENT;
+    if (!(o->min_confidence >= 0.0f && o->min_confidence <= 1.0f))
+        return TTC_ERR_INVALID_ARGUMENT;
+    return TTC_OK;
+}
+
+static void decode(ttc_session *s, int pos, const ttc_complete_options *o, suggestion *g)
+{
+    const int vocab = s->model->info.vocab_size, window = s->model->info.window;
+    float confidence = 1.0f;
+    while (g->length < o->max_chars) {
+        const float *logits = s->logits + (size_t)(pos - 1) * vocab;
+        int token = pick_token(logits, vocab);
+        confidence *= ttc_expf(logits[token] - log_sum_exp(logits, vocab));
+        if (confidence < o->min_confidence || is_stop_token(token))
+            break;
+        if (token == '\n' && !o->multiline)
+            break;
+        if (o->multiline) {
+            int rule = block_rule(g, token);
+            if (rule == STOP_AT_LINE_START)
+                g->length = g->line_start > 0 ? g->line_start - 1 : 0;
+            if (rule != KEEP_GOING)
+                break;
+        }
+        g->text[g->length++] = (char)token;
+        if (pos >= window)
+            break;
+        feed_one(s, token, pos++);
+    }
+}
+
+static int starts_with(const char *text, size_t length, const char *head, size_t head_length)
+{
+    if (head_length > length)
+        return 0;
+    for (size_t i = 0; i < head_length; i++)
+        if (text[i] != head[i])
+            return 0;
+    return 1;
+}
+
+int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_length,
+                         const char *suffix, size_t suffix_length,
+                         const ttc_complete_options *options, char *out,
+                         size_t out_capacity, size_t *out_length)
+{
+    ttc_complete_options defaults;
+    ttc_complete_options_init(&defaults);
+    if (!options)
+        options = &defaults;
+    if (!s || !out || !out_length || (!prefix && prefix_length) || (!suffix && suffix_length))
+        return TTC_ERR_INVALID_ARGUMENT;
+    int status = check_options(options);
+    if (status != TTC_OK)
+        return status;
+    if (out_capacity < (size_t)options->max_chars + 1)
+        return TTC_ERR_BUFFER_TOO_SMALL;
+
+    int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length);
+    feed(s, s->prompt, n);
+    suggestion g = {.text = out};
+    start_block(&g, prefix, prefix_length);
+    decode(s, n, options, &g);
+
+    while (g.length > 0 && is_blank(out[g.length - 1]))
+        g.length--;
+    if (starts_with(suffix, suffix_length, out, (size_t)g.length))
+        g.length = 0; /* it only repeats what follows the cursor */
+    out[g.length] = '\0';
+    *out_length = (size_t)g.length;
+    return TTC_OK;
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+int ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens, float *out)
+{
+    if (!s || !tokens || !out || n_tokens == 0 || n_tokens > (size_t)s->model->info.window)
+        return TTC_ERR_INVALID_ARGUMENT;
+    const int vocab = s->model->info.vocab_size;
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= vocab)
+            return TTC_ERR_INVALID_ARGUMENT;
+    feed(s, tokens, (int)n_tokens);
+    ttc_memcpy(out, s->logits, sizeof(float) * n_tokens * (size_t)vocab);
+    return TTC_OK;
+}
+
+/* Scores text[from..to) with context text[context..from), after BOS. */
+static void score_span(ttc_session *s, const int *text, int context, int from, int to,
+                       float *out)
+{
+    const int vocab = s->model->info.vocab_size;
+    int *prompt = s->prompt;
+    int n = 0;
+    prompt[n++] = TTC_TOKEN_BOS;
+    for (int i = context; i < to; i++)
+        prompt[n++] = text[i];
+    feed(s, prompt, n);
+    for (int i = from; i < to; i++) {
+        const float *logits = s->logits + (size_t)(i - context) * vocab;
+        out[i] = logits[text[i]] - log_sum_exp(logits, vocab);
+    }
+}
+
+int ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length, float *out,
+                         size_t out_capacity, size_t *out_count)
+{
+    if (!s || !out_count || (!text && text_length) || (!out && out_capacity))
+        return TTC_ERR_INVALID_ARGUMENT;
+    int *tokens = malloc(sizeof(int) * (text_length ? text_length : 1));
+    if (!tokens)
+        return TTC_ERR_OUT_OF_MEMORY;
+    size_t n = ttc_text_to_tokens(text, text_length, tokens, text_length);
+    *out_count = n;
+    if (n > out_capacity) {
+        free(tokens);
+        return TTC_ERR_BUFFER_TOO_SMALL;
+    }
+    const size_t window = (size_t)s->model->info.window;
+    size_t from = 0, context = 0;
+    while (from < n) {
+        size_t to = context + window - 1 < n ? context + window - 1 : n;
+        score_span(s, tokens, (int)context, (int)from, (int)to, out);
+        from = to;
+        context = from - window / 2;
+    }
+    free(tokens);
+    return TTC_OK;
+}

@@ -1,0 +1,358 @@
+/* Every fast kernel set this machine supports must give exactly the generic
+ * (reference) kernels' results: the float outputs are compared bit for bit
+ * with memcmp on many random shapes, and every output element beyond the
+ * requested ones must be left untouched.
+ *
+ * Run with `make -C engine_c test-kernels` (or test-kernels-sanitize).
+ * An optional argument sets the random seed. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* ---- deterministic random numbers (splitmix64) ---- */
+
+static uint64_t rng_state = 0x7474636b65726e65u;
+
+static uint64_t next_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static int rand_int(int lo, int hi)
+{
+    return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1));
+}
+
+/* A float with random sign (when signed_ok), mantissa and exponent in
+ * [2^min_exp, 2^(max_exp+1)), built from its bits so that rounding
+ * differences show up in every bit position. */
+static float rand_float(int min_exp, int max_exp, int signed_ok)
+{
+    const uint32_t sign = signed_ok && (next_u64() & 1) ? 0x80000000u : 0;
+    const uint32_t exponent = (uint32_t)(rand_int(min_exp, max_exp) + 127);
+    const uint32_t bits = sign | exponent << 23 | (uint32_t)(next_u64() & 0x7fffff);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* int8 data in [-127, 127] in one of several styles: uniform, only the
+ * extremes (largest products, sign handling), or mostly zeros. */
+static void fill_i8(int8_t *p, size_t n, int style)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v;
+        if (style == 1)
+            v = (next_u64() & 1) ? 127 : -127;
+        else if (style == 2)
+            v = rand_int(0, 3) == 0 ? rand_int(-127, 127) : 0;
+        else
+            v = rand_int(-127, 127);
+        p[i] = (int8_t)v;
+    }
+}
+
+static void fill_scales(float *p, size_t n, int min_exp, int max_exp, int signed_ok)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = rand_float(min_exp, max_exp, signed_ok);
+}
+
+/* ---- buffers ----
+ * Inputs are allocated at their exact size (so that AddressSanitizer sees any
+ * read past them) and int8 data starts at a random misalignment. Outputs get
+ * GUARD extra elements filled with a marker that must survive. */
+
+enum { GUARD = 16 };
+static const uint32_t MARKER = 0x7fc0dead; /* a NaN the kernels never produce */
+
+typedef struct {
+    void *block;
+    int8_t *p;
+} i8_buffer;
+
+static i8_buffer new_i8(size_t n, int style)
+{
+    const size_t offset = (size_t)rand_int(0, 3);
+    i8_buffer b;
+    b.block = malloc(n + offset);
+    if (b.block == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    b.p = (int8_t *)b.block + offset;
+    fill_i8(b.p, n, style);
+    return b;
+}
+
+static float *new_floats(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static float *new_output(size_t n)
+{
+    float *p = new_floats(n + GUARD);
+    for (size_t i = 0; i < n + GUARD; i++)
+        memcpy(&p[i], &MARKER, sizeof MARKER);
+    return p;
+}
+
+static int guard_intact(const float *p, size_t n)
+{
+    for (size_t i = n; i < n + GUARD; i++)
+        if (memcmp(&p[i], &MARKER, sizeof MARKER) != 0)
+            return 0;
+    return 1;
+}
+
+/* ---- the kernel sets under test ---- */
+
+typedef struct {
+    const char *name;
+    const ttc_kernels *k;
+    int passed, failed;
+} kernel_set;
+
+static const char *const SET_NAMES[] = {"avx2", "avx512", "avx512vnni", "neon", "wasm"};
+enum { MAX_SETS = sizeof SET_NAMES / sizeof SET_NAMES[0] };
+
+static kernel_set sets[MAX_SETS];
+static int n_sets;
+
+/* Compares a set's output with the reference; prints the first few failures. */
+static void check(kernel_set *s, const char *kernel, const char *shape, const float *want,
+                  const float *got, size_t n)
+{
+    const int same = memcmp(want, got, n * sizeof *got) == 0;
+    if (same && guard_intact(got, n)) {
+        s->passed++;
+        return;
+    }
+    if (++s->failed > 5)
+        return;
+    if (same) {
+        printf("FAIL %s %s %s: wrote past the end of the output\n", s->name, kernel, shape);
+        return;
+    }
+    size_t i = 0;
+    while (memcmp(&want[i], &got[i], sizeof *got) == 0)
+        i++;
+    uint32_t want_bits, got_bits;
+    memcpy(&want_bits, &want[i], sizeof want_bits);
+    memcpy(&got_bits, &got[i], sizeof got_bits);
+    printf("FAIL %s %s %s: out[%zu] = %.9g (0x%08x), generic %.9g (0x%08x)\n", s->name, kernel,
+           shape, i, (double)got[i], (unsigned)got_bits, (double)want[i], (unsigned)want_bits);
+}
+
+/* ---- one random case per kernel ---- */
+
+static void case_matmul(int n_tokens, int rows, int cols, int group_size)
+{
+    const int groups = cols / group_size;
+    const size_t n_out = (size_t)n_tokens * rows;
+    const int style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
+    i8_buffer x = new_i8((size_t)n_tokens * cols, style);
+    i8_buffer w = new_i8((size_t)rows * cols, style);
+    float *xs = new_floats((size_t)n_tokens * groups);
+    float *ws = new_floats((size_t)rows * groups);
+    fill_scales(xs, (size_t)n_tokens * groups, -12, 0, 1);
+    fill_scales(ws, (size_t)rows * groups, -16, -4, 1);
+
+    float *want = new_output(n_out);
+    ttc_kernels_generic.matmul_q8(want, x.p, xs, n_tokens, w.p, ws, rows, cols, group_size);
+    char shape[96];
+    snprintf(shape, sizeof shape, "n_tokens=%d rows=%d cols=%d group_size=%d", n_tokens, rows,
+             cols, group_size);
+    for (int s = 0; s < n_sets; s++) {
+        float *got = new_output(n_out);
+        sets[s].k->matmul_q8(got, x.p, xs, n_tokens, w.p, ws, rows, cols, group_size);
+        check(&sets[s], "matmul_q8", shape, want, got, n_out);
+        free(got);
+    }
+    free(want);
+    free(x.block);
+    free(w.block);
+    free(xs);
+    free(ws);
+}
+
+static int rand_stride(int head_dim)
+{
+    return rand_int(0, 3) == 0 ? head_dim : head_dim + rand_int(1, 40);
+}
+
+static void case_scores(int n_keys, int head_dim)
+{
+    const int stride = rand_stride(head_dim);
+    const int style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
+    i8_buffer q = new_i8((size_t)head_dim, style);
+    i8_buffer keys = new_i8((size_t)(n_keys - 1) * stride + head_dim, style);
+    float *key_scales = new_floats((size_t)n_keys);
+    fill_scales(key_scales, (size_t)n_keys, -12, 0, 1);
+    const float q_scale = rand_float(-10, -2, 1);
+
+    float *want = new_output((size_t)n_keys);
+    ttc_kernels_generic.attention_scores_q8(want, q.p, q_scale, keys.p, key_scales, n_keys,
+                                            head_dim, stride);
+    char shape[96];
+    snprintf(shape, sizeof shape, "n_keys=%d head_dim=%d key_stride=%d", n_keys, head_dim,
+             stride);
+    for (int s = 0; s < n_sets; s++) {
+        float *got = new_output((size_t)n_keys);
+        sets[s].k->attention_scores_q8(got, q.p, q_scale, keys.p, key_scales, n_keys, head_dim,
+                                       stride);
+        check(&sets[s], "attention_scores_q8", shape, want, got, (size_t)n_keys);
+        free(got);
+    }
+    free(want);
+    free(q.block);
+    free(keys.block);
+    free(key_scales);
+}
+
+static void case_values(int n_values, int head_dim)
+{
+    const int stride = rand_stride(head_dim);
+    const int style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
+    i8_buffer values = new_i8((size_t)(n_values - 1) * stride + head_dim, style);
+    float *weights = new_floats((size_t)n_values);
+    float *value_scales = new_floats((size_t)n_values);
+    /* Mostly softmax-like weights in (0, 1); sometimes signed and larger. */
+    const int signed_weights = rand_int(0, 3) == 0;
+    fill_scales(weights, (size_t)n_values, -14, signed_weights ? 3 : -1, signed_weights);
+    fill_scales(value_scales, (size_t)n_values, -12, 0, 1);
+
+    float *want = new_output((size_t)head_dim);
+    ttc_kernels_generic.attention_values_q8(want, weights, values.p, value_scales, n_values,
+                                            head_dim, stride);
+    char shape[96];
+    snprintf(shape, sizeof shape, "n_values=%d head_dim=%d value_stride=%d", n_values, head_dim,
+             stride);
+    for (int s = 0; s < n_sets; s++) {
+        float *got = new_output((size_t)head_dim);
+        sets[s].k->attention_values_q8(got, weights, values.p, value_scales, n_values, head_dim,
+                                       stride);
+        check(&sets[s], "attention_values_q8", shape, want, got, (size_t)head_dim);
+        free(got);
+    }
+    free(want);
+    free(values.block);
+    free(weights);
+    free(value_scales);
+}
+
+/* ---- the shapes ---- */
+
+static void run_matmul_cases(void)
+{
+    static const int group_sizes[] = {32, 64, 128};
+    static const int group_counts[] = {1, 2, 3, 9};
+    static const int tokens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 37, 64};
+    for (size_t g = 0; g < sizeof group_sizes / sizeof *group_sizes; g++)
+        for (size_t c = 0; c < sizeof group_counts / sizeof *group_counts; c++)
+            for (size_t t = 0; t < sizeof tokens / sizeof *tokens; t++) {
+                const int cols = group_sizes[g] * group_counts[c];
+                /* Every row count up to 70 for few tokens; a sample for many. */
+                const int step = tokens[t] > 9 ? 7 : 1;
+                for (int rows = 1; rows <= 70; rows += step)
+                    case_matmul(tokens[t], rows, cols, group_sizes[g]);
+            }
+    /* A few larger random shapes. */
+    for (int i = 0; i < 20; i++) {
+        const int group_size = 32 << rand_int(0, 2);
+        case_matmul(rand_int(1, 80), rand_int(1, 300), group_size * rand_int(1, 12), group_size);
+    }
+}
+
+static void run_attention_cases(void)
+{
+    static const int head_dims[] = {1, 3, 16, 31, 32, 33, 48, 64, 80, 127};
+    static const int lengths[] = {1,  2,  3,  4,  5,  6,   7,   8,   9,   15,  16,
+                                  17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 300};
+    for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
+        for (size_t n = 0; n < sizeof lengths / sizeof *lengths; n++) {
+            case_scores(lengths[n], head_dims[h]);
+            case_values(lengths[n], head_dims[h]);
+        }
+    for (int i = 0; i < 200; i++) {
+        case_scores(rand_int(1, 300), rand_int(1, 160));
+        case_values(rand_int(1, 300), rand_int(1, 160));
+    }
+}
+
+/* The selection functions: names, fallbacks and the best set. */
+static int check_selection(void)
+{
+    int failed = 0;
+    const ttc_kernels *best = ttc_kernels_best();
+    if (best == NULL || ttc_kernels_by_name(best->name) != best) {
+        printf("FAIL ttc_kernels_best() is not a supported set\n");
+        failed++;
+    }
+    if (ttc_kernels_by_name("generic") != &ttc_kernels_generic) {
+        printf("FAIL ttc_kernels_by_name(\"generic\")\n");
+        failed++;
+    }
+    static const char *const unknown[] = {"", "avx", "avx5", "avx512vnnix", "Generic", "generi"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++)
+        if (ttc_kernels_by_name(unknown[i]) != NULL) {
+            printf("FAIL ttc_kernels_by_name(\"%s\") is not NULL\n", unknown[i]);
+            failed++;
+        }
+    if (ttc_kernels_by_name(NULL) != NULL) {
+        printf("FAIL ttc_kernels_by_name(NULL) is not NULL\n");
+        failed++;
+    }
+    for (int s = 0; s < n_sets; s++)
+        if (strcmp(sets[s].k->name, sets[s].name) != 0) {
+            printf("FAIL ttc_kernels_by_name(\"%s\") has name \"%s\"\n", sets[s].name,
+                   sets[s].k->name);
+            failed++;
+        }
+    printf("selection: best is %s, %s\n", best != NULL ? best->name : "(none)",
+           failed ? "FAILED" : "ok");
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        rng_state = strtoull(argv[1], NULL, 0);
+
+    for (int i = 0; i < MAX_SETS; i++) {
+        const ttc_kernels *k = ttc_kernels_by_name(SET_NAMES[i]);
+        if (k == NULL) {
+            printf("%s: skipped, not supported by this CPU or build\n", SET_NAMES[i]);
+            continue;
+        }
+        sets[n_sets].name = SET_NAMES[i];
+        sets[n_sets].k = k;
+        n_sets++;
+    }
+
+    int failed = check_selection();
+    int passed = failed == 0;
+    run_matmul_cases();
+    run_attention_cases();
+
+    for (int s = 0; s < n_sets; s++) {
+        printf("%s: %d passed, %d failed\n", sets[s].name, sets[s].passed, sets[s].failed);
+        passed += sets[s].passed;
+        failed += sets[s].failed;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}

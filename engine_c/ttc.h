@@ -1,0 +1,118 @@
+/* ttc — Tiny Transformer Code completion engine. The one public header.
+ *
+ * A ttc_model holds read-only int8 weights and may be shared by any number of
+ * sessions. A ttc_session holds the state of one document: the tokens it has
+ * run, their key/value cache and scratch memory. Nothing here prints, exits or
+ * touches files; every function that can fail returns a ttc_status, and
+ * ttc_strerror() turns it into text. Free functions accept NULL.
+ *
+ * Text crosses this interface as UTF-8 bytes. Each character becomes one
+ * token: tab, newline and printable ASCII stand for themselves, "\r\n" reads
+ * as "\n", every other character (invalid bytes included, one per byte)
+ * becomes UNK. Suggestions are plain ASCII. */
+#ifndef TTC_H
+#define TTC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    TTC_OK = 0,
+    TTC_ERR_INVALID_ARGUMENT,
+    TTC_ERR_OUT_OF_MEMORY,
+    TTC_ERR_TRUNCATED,     /* the buffer ends before the header or the declared size */
+    TTC_ERR_BAD_MAGIC,     /* not a ttc model file */
+    TTC_ERR_BAD_VERSION,   /* a format version this engine does not read */
+    TTC_ERR_BAD_HEADER,    /* dimensions out of range or inconsistent */
+    TTC_ERR_BAD_LAYOUT,    /* sizes or offsets disagree with the dimensions */
+    TTC_ERR_BAD_CHECKSUM,  /* the file is damaged */
+    TTC_ERR_BAD_WEIGHTS,   /* a scale that is not finite, an int8 of -128 */
+    TTC_ERR_BUFFER_TOO_SMALL,
+    TTC_ERR_UNSUPPORTED,   /* an option this build or CPU cannot honour */
+    TTC_STATUS_COUNT
+} ttc_status;
+
+const char *ttc_strerror(int status);
+
+/* ---- model ------------------------------------------------------------ */
+
+typedef struct ttc_model ttc_model;
+
+typedef struct {
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, window, group_size;
+    int tied_classifier;
+    size_t parameters;  /* weights, embeddings and norms, counted once */
+    size_t file_size;
+} ttc_model_info;
+
+/* Validates and copies the model file in data[0..size); the caller may free it afterwards. */
+int ttc_model_load(const void *data, size_t size, ttc_model **out);
+void ttc_model_free(ttc_model *model);
+void ttc_model_get_info(const ttc_model *model, ttc_model_info *info);
+/* The metadata JSON text (not NUL-terminated) and its length. */
+const char *ttc_model_metadata(const ttc_model *model, size_t *length);
+
+/* ---- session ---------------------------------------------------------- */
+
+typedef struct ttc_session ttc_session;
+
+typedef enum { TTC_KV_INT8 = 0, TTC_KV_F32 = 1 } ttc_kv_precision;
+
+typedef struct {
+    ttc_kv_precision kv_precision; /* int8 (default) or the llama2.c-style fp32 cache */
+    const char *kernels;           /* NULL: the fastest this CPU has; or a name, e.g. "generic" */
+    int max_batch;                 /* tokens per forward pass when prefilling; 1 = token by token */
+} ttc_session_options;
+
+void ttc_session_options_init(ttc_session_options *options);
+/* options may be NULL for the defaults. */
+int ttc_session_create(const ttc_model *model, const ttc_session_options *options,
+                       ttc_session **out);
+void ttc_session_free(ttc_session *session);
+
+typedef struct {
+    int multiline;        /* 0: stop at the end of the line; 1: at the end of the block */
+    int max_chars;        /* longest suggestion, 1..TTC_MAX_SUGGESTION */
+    float min_confidence; /* stop when the cumulative probability would fall below this */
+} ttc_complete_options;
+
+enum { TTC_MAX_SUGGESTION = 256 };
+
+void ttc_complete_options_init(ttc_complete_options *options);
+
+/* Suggests the text to insert at the cursor, given the document text before
+ * (prefix) and after (suffix) the cursor. Writes the suggestion into out
+ * (NUL-terminated; out_capacity >= TTC_MAX_SUGGESTION + 1 always suffices)
+ * and its length into *out_length. Reuses what the session ran for the
+ * previous request: only tokens that differ are run through the model. */
+int ttc_session_complete(ttc_session *session,
+                         const char *prefix, size_t prefix_length,
+                         const char *suffix, size_t suffix_length,
+                         const ttc_complete_options *options,
+                         char *out, size_t out_capacity, size_t *out_length);
+
+/* Natural-log probability of each character of text given the characters
+ * before it (after BOS). Writes one value per token into out (at most
+ * out_capacity) and the count into *out_count; texts longer than the window
+ * keep the nearest window/2 characters as context when they cross it. */
+int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_length,
+                         float *out, size_t out_capacity, size_t *out_count);
+
+/* Runs tokens (0..vocab-1) from position 0 and writes vocab_size logits per
+ * token into out (n_tokens * vocab_size floats). For tests and evaluation. */
+int ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens, float *out);
+
+/* Tokens run through the model since the session was created. */
+uint64_t ttc_session_forwarded_tokens(const ttc_session *session);
+/* Name of the kernel set the session computes with. */
+const char *ttc_session_kernels(const ttc_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

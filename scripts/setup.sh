@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything ttcc needs on a fresh Debian machine (run as root):
+# Debian packages, a virtual environment in .venv with the project (which
+# compiles the C engine through cffi), its training and test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(clang lld make nodejs)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv"
+    python3 -m venv .venv
+fi
+echo "==> installing ttcc into .venv (builds the C engine)"
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e ".[train,test]"

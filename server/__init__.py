@@ -1,0 +1,1 @@
+"""ttcc language server and the Python binding of the C engine."""

@@ -1,0 +1,207 @@
+"""Python API of the C engine (engine_c), loaded through cffi.
+
+Python only moves text in and out: the prompt layout, reuse of earlier work,
+decoding and its stop rules all live in the engine.
+
+    model = Model.load("models/python.ttc")
+    session = model.session()          # one per document
+    session.complete("def add(a, b):\\n    return ")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from server._ttc_engine import ffi, lib
+
+__all__ = ["EngineError", "Model", "ModelError", "ModelInfo", "Session"]
+
+_KV_PRECISIONS = {"int8": lib.TTC_KV_INT8, "f32": lib.TTC_KV_F32}
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used; the message names the file and the problem."""
+
+
+class EngineError(RuntimeError):
+    """The engine refused a call (bad options, out of memory)."""
+
+
+def _message(status: int) -> str:
+    return ffi.string(lib.ttc_strerror(status)).decode()
+
+
+def _check(status: int) -> None:
+    if status != lib.TTC_OK:
+        error = ValueError if status == lib.TTC_ERR_INVALID_ARGUMENT else EngineError
+        raise error(_message(status))
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a lone surrogate is still one character (one UNK token).
+    return text.encode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    dim: int
+    hidden_dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    vocab_size: int
+    window: int
+    group_size: int
+    tied_classifier: bool
+    parameters: int
+    file_size: int
+
+
+class Model:
+    """Read-only weights, shared by any number of sessions."""
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self._handle = handle
+        self.name = name
+        info = ffi.new("ttc_model_info *")
+        lib.ttc_model_get_info(handle, info)
+        self.info = ModelInfo(
+            dim=info.dim,
+            hidden_dim=info.hidden_dim,
+            n_layers=info.n_layers,
+            n_heads=info.n_heads,
+            n_kv_heads=info.n_kv_heads,
+            vocab_size=info.vocab_size,
+            window=info.window,
+            group_size=info.group_size,
+            tied_classifier=bool(info.tied_classifier),
+            parameters=info.parameters,
+            file_size=info.file_size,
+        )
+        self._scoring_session: Session | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as error:
+            raise ModelError(f"cannot read model file {os.fspath(path)!r}: {error}") from error
+        return cls.from_bytes(data, name=os.fspath(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "<bytes>") -> Model:
+        out = ffi.new("ttc_model **")
+        status = lib.ttc_model_load(ffi.from_buffer(data), len(data), out)
+        if status != lib.TTC_OK:
+            raise ModelError(f"{name}: {_message(status)}")
+        return cls(ffi.gc(out[0], lib.ttc_model_free), name)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        length = ffi.new("size_t *")
+        text = lib.ttc_model_metadata(self._handle, length)
+        try:
+            parsed = json.loads(ffi.unpack(text, length[0]).decode("utf-8", "replace"))
+        except json.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def session(
+        self, *, kv_precision: str = "int8", kernels: str | None = None, max_batch: int = 64
+    ) -> Session:
+        """A new session (per-document state). kernels=None picks the fastest for this CPU."""
+        if kv_precision not in _KV_PRECISIONS:
+            raise ValueError(f"kv_precision must be one of {sorted(_KV_PRECISIONS)}")
+        return Session(self, _KV_PRECISIONS[kv_precision], kernels, max_batch)
+
+    def logprobs(self, text: str) -> list[float]:
+        """Natural-log probability of each character of text given what precedes it (after BOS).
+
+        One value per character ("\\r\\n" counts as one)."""
+        if self._scoring_session is None:
+            self._scoring_session = self.session()
+        return self._scoring_session.logprobs(text)
+
+
+class Session:
+    """The state of one document. Not thread-safe: use one thread at a time."""
+
+    def __init__(self, model: Model, kv_precision: int, kernels: str | None, max_batch: int):
+        self.model = model  # keeps the weights alive as long as the session
+        options = ffi.new("ttc_session_options *")
+        lib.ttc_session_options_init(options)
+        options.kv_precision = kv_precision
+        options.max_batch = max_batch
+        kernel_name = ffi.new("char[]", kernels.encode()) if kernels else ffi.NULL
+        options.kernels = kernel_name
+        out = ffi.new("ttc_session **")
+        status = lib.ttc_session_create(model._handle, options, out)
+        if status == lib.TTC_ERR_UNSUPPORTED:
+            raise EngineError(f"kernels {kernels!r} are not available on this CPU")
+        _check(status)
+        self._handle = ffi.gc(out[0], lib.ttc_session_free)
+        self._output = ffi.new("char[]", lib.TTC_MAX_SUGGESTION + 1)
+        self._output_length = ffi.new("size_t *")
+
+    def complete(
+        self,
+        prefix: str,
+        suffix: str = "",
+        *,
+        multiline: bool = False,
+        max_chars: int = 64,
+        min_confidence: float = 0.5,
+    ) -> str:
+        """The suggested text to insert between prefix and suffix ("" when none)."""
+        if not 1 <= max_chars <= lib.TTC_MAX_SUGGESTION:
+            raise ValueError(f"max_chars must be in 1..{lib.TTC_MAX_SUGGESTION}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_confidence must be in [0, 1]")
+        options = ffi.new("ttc_complete_options *")
+        options.multiline = int(multiline)
+        options.max_chars = max_chars
+        options.min_confidence = min_confidence
+        prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
+        _check(
+            lib.ttc_session_complete(
+                self._handle,
+                prefix_bytes,
+                len(prefix_bytes),
+                suffix_bytes,
+                len(suffix_bytes),
+                options,
+                self._output,
+                lib.TTC_MAX_SUGGESTION + 1,
+                self._output_length,
+            )
+        )
+        return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
+
+    @property
+    def forwarded_tokens(self) -> int:
+        """Tokens run through the model by this session so far."""
+        return lib.ttc_session_forwarded_tokens(self._handle)
+
+    @property
+    def kernels(self) -> str:
+        """Name of the kernel set this session computes with."""
+        return ffi.string(lib.ttc_session_kernels(self._handle)).decode()
+
+    def logprobs(self, text: str) -> list[float]:
+        data = _utf8(text)
+        values = ffi.new("float[]", max(len(data), 1))
+        count = ffi.new("size_t *")
+        _check(lib.ttc_session_logprobs(self._handle, data, len(data), values, len(data), count))
+        return ffi.unpack(values, count[0])
+
+    def logits(self, tokens: list[int]) -> list[list[float]]:
+        """Logits after each of tokens, run from position 0 (tokens are 0..vocab-1)."""
+        vocab = self.model.info.vocab_size
+        values = ffi.new("float[]", max(len(tokens), 1) * vocab)
+        _check(lib.ttc_session_logits(self._handle, tokens, len(tokens), values))
+        flat = ffi.unpack(values, len(tokens) * vocab)
+        return [flat[i * vocab : (i + 1) * vocab] for i in range(len(tokens))]

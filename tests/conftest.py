@@ -1,0 +1,27 @@
+"""Shared fixtures: randomly initialised models exported to the engine format."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.export import export_ttc
+from training.model import PRESETS, Transformer
+
+
+def export_random(preset: str, path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    export_ttc(Transformer(PRESETS[preset]), path, {"language": "test"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The "tiny" preset (window 256, grouped KV heads), random weights."""
+    return export_random("tiny", tmp_path_factory.mktemp("models") / "tiny.ttc")
+
+
+@pytest.fixture(scope="session")
+def seed_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed-size preset (dim 288, 6 layers, window 2048), random weights."""
+    return export_random("seed", tmp_path_factory.mktemp("models") / "seed.ttc")

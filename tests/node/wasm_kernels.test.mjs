@@ -1,0 +1,264 @@
+// The WebAssembly SIMD128 kernels must give exactly the generic (scalar)
+// kernels' results, compiled into the same wasm module: float outputs are
+// compared bit for bit on random shapes, and the generic matmul is checked
+// once against a JavaScript transcription of its definition.
+//
+// Run: node --test tests/node/
+// The test builds its module first with `make -C engine_c wasm-kernels-test`,
+// which runs (from engine_c/):
+//   clang --target=wasm32 -msimd128 -std=c11 -O2 -Wall -Wextra -Werror \
+//     -nostdlib -ffreestanding -ffp-contract=off -I. \
+//     -Wl,--no-entry -Wl,--export-dynamic -o build/wasm_kernels_test.wasm \
+//     tests/wasm_kernels_main.c kernels_generic.c kernels_wasm.c kernels_select.c
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ENGINE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'engine_c');
+const MODULE = path.join(ENGINE, 'build', 'wasm_kernels_test.wasm');
+
+const GENERIC = 0;
+const SIMD = 1;
+const GUARD = 16; // extra output elements that must stay untouched
+const MARKER = 0x7fc0dead; // a NaN the kernels never produce
+
+let wasm; // the module's exports
+
+before(async () => {
+  execFileSync('make', ['-s', '-C', ENGINE, 'wasm-kernels-test'], { stdio: 'inherit' });
+  const { instance } = await WebAssembly.instantiate(readFileSync(MODULE), {});
+  wasm = instance.exports;
+});
+
+// ---- deterministic random numbers (mulberry32) ----
+
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const int = (rand, lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
+
+// A float32 with random mantissa and exponent in [2^minExp, 2^(maxExp+1)),
+// built from its bits so that rounding differences show in every bit.
+const bits = new Uint32Array(1);
+const asFloat = new Float32Array(bits.buffer);
+function randFloat(rand, minExp, maxExp, signed) {
+  const sign = signed && rand() < 0.5 ? 0x80000000 : 0;
+  const exponent = int(rand, minExp, maxExp) + 127;
+  bits[0] = (sign | (exponent << 23) | int(rand, 0, 0x7fffff)) >>> 0;
+  return asFloat[0];
+}
+
+// int8 data in [-127, 127]: uniform, only the extremes, or mostly zeros.
+function randInt8(rand, n, style) {
+  const a = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (style === 1) a[i] = rand() < 0.5 ? 127 : -127;
+    else if (style === 2) a[i] = rand() < 0.25 ? int(rand, -127, 127) : 0;
+    else a[i] = int(rand, -127, 127);
+  }
+  return a;
+}
+
+function randFloats(rand, n, minExp, maxExp, signed) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = randFloat(rand, minExp, maxExp, signed);
+  return a;
+}
+
+// ---- wasm memory ----
+// Views are made at each use: growing the memory detaches old ones.
+
+function put(typed) {
+  const p = wasm.heap_alloc(typed.byteLength);
+  assert.notEqual(p, 0, 'wasm heap exhausted');
+  new Uint8Array(wasm.memory.buffer, p, typed.byteLength).set(
+    new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength),
+  );
+  return p;
+}
+
+// Copies typed to the very end of the memory, so that a read past it traps.
+// Call after every other allocation of the case.
+function putAtEnd(typed) {
+  // Allocating first makes room; the copy then ends where the memory does.
+  assert.notEqual(wasm.heap_alloc(typed.byteLength), 0, 'wasm heap exhausted');
+  const p = wasm.memory.buffer.byteLength - typed.byteLength;
+  new Uint8Array(wasm.memory.buffer, p, typed.byteLength).set(
+    new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength),
+  );
+  return p;
+}
+
+function newOutput(n) {
+  return put(new Uint32Array(n + GUARD).fill(MARKER));
+}
+
+const outputBits = (p, n) => new Uint32Array(wasm.memory.buffer, p, n + GUARD).slice();
+
+// Compares the bits of the generic and SIMD outputs, guards included.
+function assertSame(want, got, what) {
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] !== got[i]) {
+      const f = (b) => new Float32Array(new Uint32Array([b]).buffer)[0];
+      assert.fail(
+        `${what}: element ${i} is ${f(got[i])} (0x${got[i].toString(16)}), ` +
+          `generic ${f(want[i])} (0x${want[i].toString(16)})`,
+      );
+    }
+  }
+  for (let i = want.length - GUARD; i < want.length; i++) {
+    assert.equal(want[i], MARKER, `${what}: generic wrote past the output`);
+  }
+}
+
+// ---- one case per kernel; `atEnd` places the int8 input last in memory ----
+
+function matmulCase(rand, nTokens, rows, cols, groupSize, atEnd = false) {
+  wasm.heap_reset();
+  const groups = cols / groupSize;
+  const style = rand() < 0.7 ? 0 : int(rand, 1, 2);
+  const x = randInt8(rand, nTokens * cols, style);
+  const w = randInt8(rand, rows * cols, style);
+  const xs = randFloats(rand, nTokens * groups, -12, 0, true);
+  const ws = randFloats(rand, rows * groups, -16, -4, true);
+  const n = nTokens * rows;
+  const outs = [newOutput(n), newOutput(n)];
+  const xp = put(x), xsp = put(xs), wsp = put(ws);
+  const wp = atEnd ? putAtEnd(w) : put(w);
+  for (const set of [GENERIC, SIMD]) {
+    const status = wasm.matmul_q8(set, outs[set], xp, xsp, nTokens, wp, wsp, rows, cols, groupSize);
+    assert.equal(status, 0);
+  }
+  const what = `matmul_q8 n_tokens=${nTokens} rows=${rows} cols=${cols} group_size=${groupSize}`;
+  assertSame(outputBits(outs[GENERIC], n), outputBits(outs[SIMD], n), what);
+  return { x, xs, w, ws, out: new Float32Array(outputBits(outs[GENERIC], n).buffer, 0, n) };
+}
+
+function stride(rand, headDim) {
+  return rand() < 0.25 ? headDim : headDim + int(rand, 1, 40);
+}
+
+function scoresCase(rand, nKeys, headDim, atEnd = false) {
+  wasm.heap_reset();
+  const keyStride = stride(rand, headDim);
+  const style = rand() < 0.7 ? 0 : int(rand, 1, 2);
+  const q = randInt8(rand, headDim, style);
+  const keys = randInt8(rand, (nKeys - 1) * keyStride + headDim, style);
+  const keyScales = randFloats(rand, nKeys, -12, 0, true);
+  const qScale = randFloat(rand, -10, -2, true);
+  const outs = [newOutput(nKeys), newOutput(nKeys)];
+  const qp = put(q), ksp = put(keyScales);
+  const kp = atEnd ? putAtEnd(keys) : put(keys);
+  for (const set of [GENERIC, SIMD]) {
+    const status = wasm.attention_scores_q8(set, outs[set], qp, qScale, kp, ksp, nKeys, headDim,
+      keyStride);
+    assert.equal(status, 0);
+  }
+  const what = `attention_scores_q8 n_keys=${nKeys} head_dim=${headDim} key_stride=${keyStride}`;
+  assertSame(outputBits(outs[GENERIC], nKeys), outputBits(outs[SIMD], nKeys), what);
+}
+
+function valuesCase(rand, nValues, headDim, atEnd = false) {
+  wasm.heap_reset();
+  const valueStride = stride(rand, headDim);
+  const style = rand() < 0.7 ? 0 : int(rand, 1, 2);
+  const values = randInt8(rand, (nValues - 1) * valueStride + headDim, style);
+  const signedWeights = rand() < 0.25;
+  const weights = randFloats(rand, nValues, -14, signedWeights ? 3 : -1, signedWeights);
+  const valueScales = randFloats(rand, nValues, -12, 0, true);
+  const outs = [newOutput(headDim), newOutput(headDim)];
+  const wp = put(weights), vsp = put(valueScales);
+  const vp = atEnd ? putAtEnd(values) : put(values);
+  for (const set of [GENERIC, SIMD]) {
+    const status = wasm.attention_values_q8(set, outs[set], wp, vp, vsp, nValues, headDim,
+      valueStride);
+    assert.equal(status, 0);
+  }
+  const what =
+    `attention_values_q8 n_values=${nValues} head_dim=${headDim} value_stride=${valueStride}`;
+  assertSame(outputBits(outs[GENERIC], headDim), outputBits(outs[SIMD], headDim), what);
+}
+
+// ---- the tests ----
+
+const HEAD_DIMS = [1, 3, 16, 31, 32, 33, 48, 64, 80, 127];
+const LENGTHS = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65, 100, 255, 300];
+
+test('the SIMD128 kernels are built and chosen as the best', () => {
+  assert.equal(wasm.has_simd(), 1);
+  const p = wasm.best_name();
+  const bytes = new Uint8Array(wasm.memory.buffer, p, 16);
+  const name = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
+  assert.equal(name, 'wasm');
+});
+
+test('matmul_q8: SIMD128 equals generic bit for bit', () => {
+  const rand = rng(1);
+  for (const groupSize of [32, 64, 128]) {
+    for (const groupCount of [1, 2, 3, 9, 17]) {
+      for (const nTokens of [1, 2, 3, 4, 5, 7, 8, 9, 37, 64]) {
+        for (const rows of [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 70]) {
+          if (nTokens > 9 && rows % 2 === 0 && rows > 16) continue; // keep it quick
+          matmulCase(rand, nTokens, rows, groupSize * groupCount, groupSize);
+        }
+      }
+    }
+  }
+});
+
+test('attention kernels: SIMD128 equals generic bit for bit', () => {
+  const rand = rng(2);
+  for (const headDim of HEAD_DIMS) {
+    for (const n of LENGTHS) {
+      scoresCase(rand, n, headDim);
+      valuesCase(rand, n, headDim);
+    }
+  }
+  for (let i = 0; i < 200; i++) {
+    scoresCase(rand, int(rand, 1, 300), int(rand, 1, 160));
+    valuesCase(rand, int(rand, 1, 300), int(rand, 1, 160));
+  }
+});
+
+test('no kernel reads past the end of its int8 inputs', () => {
+  // With the input last in memory, any read beyond it traps.
+  const rand = rng(3);
+  for (const rows of [1, 7, 8, 9]) matmulCase(rand, 3, rows, 96, 32, true);
+  for (const headDim of HEAD_DIMS) {
+    for (const n of [1, 7, 8, 9]) {
+      scoresCase(rand, n, headDim, true);
+      valuesCase(rand, n, headDim, true);
+    }
+  }
+});
+
+test('generic matmul_q8 matches its definition, transcribed to JavaScript', () => {
+  const nTokens = 3, rows = 11, cols = 96, groupSize = 32, groups = cols / groupSize;
+  const { x, xs, w, ws, out } = matmulCase(rng(4), nTokens, rows, cols, groupSize);
+  const f = Math.fround; // every float32 operation rounds once
+  for (let t = 0; t < nTokens; t++) {
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let g = 0; g < groups; g++) {
+        let dot = 0;
+        for (let i = g * groupSize; i < (g + 1) * groupSize; i++) {
+          dot += x[t * cols + i] * w[r * cols + i];
+        }
+        acc = f(acc + f(f(dot) * f(ws[r * groups + g] * xs[t * groups + g])));
+      }
+      const got = out[t * rows + r];
+      assert.ok(Object.is(got, acc), `out[${t}][${r}] = ${got}, want ${acc}`);
+    }
+  }
+});

@@ -1,0 +1,106 @@
+"""State reuse across keystrokes: invisible in the results, and cheap."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.engine import Model
+
+PIECES = [*"abcdefxyz_ ()[]{}:;=.,'\"\n\t\ré😀", "\r\n", "    "]
+TEXT = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+EDIT = st.one_of(
+    st.tuples(st.just("type"), TEXT),
+    st.tuples(st.just("delete"), st.integers(1, 8)),
+    st.tuples(st.just("paste"), st.text(min_size=50, max_size=400)),
+    st.tuples(st.just("move"), st.floats(0, 1)),
+    st.tuples(st.just("accept"), st.integers(1, 8)),
+)
+OPTIONS = st.fixed_dictionaries(
+    {"multiline": st.booleans(), "max_chars": st.integers(1, 12)},
+)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_path: Path) -> Model:
+    return Model.load(tiny_model_path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.text(max_size=300), edits=st.lists(EDIT, min_size=1, max_size=12), data=st.data())
+def test_reused_session_equals_fresh_session(model: Model, start: str, edits: list, data) -> None:
+    reused = model.session()
+    document, cursor, suggestion = start, len(start), ""
+    for kind, argument in edits:
+        if kind in ("type", "paste"):
+            document = document[:cursor] + argument + document[cursor:]
+            cursor += len(argument)
+        elif kind == "delete":
+            removed = min(argument, cursor)
+            document = document[: cursor - removed] + document[cursor:]
+            cursor -= removed
+        elif kind == "move":
+            cursor = int(argument * len(document))
+        elif kind == "accept":
+            typed = suggestion[:argument]
+            document = document[:cursor] + typed + document[cursor:]
+            cursor += len(typed)
+        options = data.draw(OPTIONS)
+        prefix, suffix = document[:cursor], document[cursor:]
+        suggestion = reused.complete(prefix, suffix, min_confidence=0.0, **options)
+        fresh = model.session().complete(prefix, suffix, min_confidence=0.0, **options)
+        assert suggestion == fresh
+
+
+def long_suggestion(model: Model, max_chars: int) -> tuple[str, str]:
+    """A prefix for which the random model suggests max_chars characters."""
+    for i in range(200):
+        prefix = f"def function_{i}(argument):\n    return argument"
+        suggestion = model.session().complete(prefix, min_confidence=0.0, max_chars=max_chars)
+        if len(suggestion) == max_chars:
+            return prefix, suggestion
+    pytest.fail("no prefix gave a full-length suggestion")
+
+
+def test_typing_through_a_suggestion_runs_nothing(model: Model) -> None:
+    prefix, suggestion = long_suggestion(model, 16)
+    session = model.session()
+    session.complete(prefix, min_confidence=0.0, max_chars=16)
+    for k in range(1, len(suggestion)):
+        before = session.forwarded_tokens
+        rest = session.complete(
+            prefix + suggestion[:k], min_confidence=0.0, max_chars=len(suggestion) - k
+        )
+        assert rest == suggestion[k:].rstrip()
+        assert session.forwarded_tokens == before, f"typing {k} characters ran the model"
+
+
+def test_typing_through_runs_only_what_is_new(model: Model) -> None:
+    prefix, suggestion = long_suggestion(model, 16)
+    session = model.session()
+    session.complete(prefix, min_confidence=0.0, max_chars=16)
+    for k in range(1, 6):
+        before = session.forwarded_tokens
+        rest = session.complete(prefix + suggestion[:k], min_confidence=0.0, max_chars=16)
+        # The suggestion now reaches k characters further than the first one did:
+        # at most those k are new; the k typed characters cost nothing.
+        assert rest.startswith(suggestion[k:].rstrip())
+        assert session.forwarded_tokens - before <= 1
+
+
+def test_keystrokes_in_a_long_document_are_cheap(model: Model) -> None:
+    window = model.info.window
+    line = "item = table[index] + 1\n"
+    document = line * (3 * window // len(line))
+    session = model.session()
+    costs = []
+    for end in range(window, 3 * window):
+        before = session.forwarded_tokens
+        session.complete(document[:end], max_chars=1, min_confidence=1.0)
+        costs.append(session.forwarded_tokens - before)
+    # The window start moves in steps of window/4: a full re-run about every
+    # window/4 keystrokes, one token otherwise.
+    reruns = sum(cost > 1 for cost in costs)
+    assert reruns <= len(costs) // (window // 4) + 1
+    assert sorted(costs)[len(costs) // 2] == 1

@@ -1,0 +1,1 @@
+"""Training side of ttcc: corpus, PyTorch reference model, training, evaluation, export."""
