@@ -14,17 +14,22 @@ static void rmsnorm(float *out, const float *x, const float *weight, int dim, fl
         out[i] = weight[i] * (x[i] * inverse_rms);
 }
 
-/* out (n x m.rows) = in (n x m.cols) times m transposed, in quantised. */
-static void matmul(ttc_session *s, float *out, const float *in, int n, const ttc_q8_matrix *m)
+/* Quantises n rows of cols activations into the scratch buffers, once for
+ * every matrix that reads them. */
+static void quantize_rows(ttc_session *s, const float *in, int n, int cols)
 {
     const int group_size = s->model->info.group_size;
-    const int groups = m->cols / group_size;
-    ttc_scratch *scratch = &s->scratch;
     for (int t = 0; t < n; t++)
-        ttc_quantize_q8(scratch->xq + (size_t)t * m->cols, scratch->xs + (size_t)t * groups,
-                        in + (size_t)t * m->cols, m->cols, group_size);
-    s->kernels->matmul_q8(out, scratch->xq, scratch->xs, n, m->values, m->scales, m->rows,
-                          m->cols, group_size);
+        ttc_quantize_q8(s->scratch.xq + (size_t)t * cols,
+                        s->scratch.xs + (size_t)t * (cols / group_size), in + (size_t)t * cols,
+                        cols, group_size);
+}
+
+/* out (n x m.rows) = the quantised rows (n x m.cols) times m transposed. */
+static void matmul(ttc_session *s, float *out, int n, const ttc_q8_matrix *m)
+{
+    s->kernels->matmul_q8(out, s->scratch.xq, s->scratch.xs, n, m->values, m->scales, m->rows,
+                          m->cols, s->model->info.group_size);
 }
 
 static void rope_tables(ttc_session *s, int n, int start)
@@ -52,21 +57,6 @@ static void rope(float *vec, int n_heads, int head_dim, const float *cos_t, cons
             head[2 * i + 1] = a * sin_t[i] + b * cos_t[i];
         }
     }
-}
-
-static void softmax(float *x, int n)
-{
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = ttc_expf(x[i] - max);
-        sum += x[i];
-    }
-    float inverse = 1.0f / sum;
-    for (int i = 0; i < n; i++)
-        x[i] *= inverse;
 }
 
 static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
@@ -100,13 +90,12 @@ static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int
     const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
     float q_scale;
     ttc_quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
+    /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
+    q_scale *= 1.0f / __builtin_sqrtf((float)head_dim);
     float *scores = s->scratch.scores;
     s->kernels->attention_scores_q8(scores, s->scratch.head_q, q_scale, c->keys_q8 + base,
                                     c->key_scales + scales, n_keys, head_dim, kv_dim);
-    const float inverse_sqrt = 1.0f / __builtin_sqrtf((float)head_dim);
-    for (int t = 0; t < n_keys; t++)
-        scores[t] *= inverse_sqrt;
-    softmax(scores, n_keys);
+    s->kernels->softmax(scores, n_keys);
     s->kernels->attention_values_q8(out, scores, c->values_q8 + base, c->value_scales + scales,
                                     n_keys, head_dim, kv_dim);
 }
@@ -127,7 +116,7 @@ static void attend_f32(ttc_session *s, float *out, const float *q, int layer, in
             dot += q[i] * keys[(size_t)t * kv_dim + i];
         scores[t] = dot * inverse_sqrt;
     }
-    softmax(scores, n_keys);
+    ttc_kernels_generic.softmax(scores, n_keys);
     for (int i = 0; i < head_dim; i++)
         out[i] = 0.0f;
     for (int t = 0; t < n_keys; t++)
@@ -145,9 +134,10 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
     for (int t = 0; t < n; t++)
         rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->attention_norm, dim,
                 m->norm_eps);
-    matmul(s, x->q, x->normed, n, &w->wq);
-    matmul(s, x->k, x->normed, n, &w->wk);
-    matmul(s, x->v, x->normed, n, &w->wv);
+    quantize_rows(s, x->normed, n, dim);
+    matmul(s, x->q, n, &w->wq);
+    matmul(s, x->k, n, &w->wk);
+    matmul(s, x->v, n, &w->wv);
     for (int t = 0; t < n; t++) {
         const float *cos_t = x->rope_cos + t * pairs, *sin_t = x->rope_sin + t * pairs;
         rope(x->q + (size_t)t * dim, m->info.n_heads, head_dim, cos_t, sin_t);
@@ -165,7 +155,8 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
                           start + t + 1);
         }
     }
-    matmul(s, x->normed, x->attention, n, &w->wo);
+    quantize_rows(s, x->attention, n, dim);
+    matmul(s, x->normed, n, &w->wo);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x->x[i] += x->normed[i];
 }
@@ -179,13 +170,15 @@ static void feed_forward_block(ttc_session *s, const ttc_layer *w, int n)
     for (int t = 0; t < n; t++)
         rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->ffn_norm, dim,
                 m->norm_eps);
-    matmul(s, x->gate, x->normed, n, &w->w1);
-    matmul(s, x->up, x->normed, n, &w->w3);
+    quantize_rows(s, x->normed, n, dim);
+    matmul(s, x->gate, n, &w->w1);
+    matmul(s, x->up, n, &w->w3);
     for (size_t i = 0; i < (size_t)n * hidden; i++) {
         float g = x->gate[i];
         x->gate[i] = g / (1.0f + ttc_expf(-g)) * x->up[i]; /* silu(gate) * up */
     }
-    matmul(s, x->normed, x->gate, n, &w->w2);
+    quantize_rows(s, x->gate, n, hidden);
+    matmul(s, x->normed, n, &w->w2);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x->x[i] += x->normed[i];
 }
@@ -216,8 +209,8 @@ static void forward_batch(ttc_session *s, const int *tokens, int n, int start)
     for (int t = 0; t < n; t++)
         rmsnorm(s->scratch.normed + (size_t)t * dim, s->scratch.x + (size_t)t * dim,
                 m->final_norm, dim, m->norm_eps);
-    matmul(s, s->logits + (size_t)start * m->info.vocab_size, s->scratch.normed, n,
-           &m->classifier);
+    quantize_rows(s, s->scratch.normed, n, dim);
+    matmul(s, s->logits + (size_t)start * m->info.vocab_size, n, &m->classifier);
     s->forwarded_tokens += (uint64_t)n;
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "ttc_math.h"
 #include "ttc.h"
 #include "ttc_tokens.h"
 
@@ -105,8 +106,6 @@ struct ttc_session {
 void ttc_forward(ttc_session *session, const int *tokens, int n, int start);
 
 /* math.c: deterministic functions, identical on every platform and build. */
-float ttc_expf(float x);
-float ttc_round_even(float x); /* |x| < 2^22 */
 double ttc_exp(double x);
 double ttc_log(double x);      /* x > 0 */
 void ttc_sincos(double x, double *sin_out, double *cos_out);

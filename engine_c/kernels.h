@@ -42,12 +42,26 @@ typedef struct ttc_kernels {
                                 const int8_t *keys, const float *key_scales,
                                 int n_keys, int head_dim, int key_stride);
 
-    /* Attention output from an int8 value cache, accumulated in key order:
-     *   out[i] = 0; for t in order: out[i] = out[i] + (weights[t] * value_scales[t]) * v[t][i]
-     * with v[t] = values + t*value_stride; head_dim is any size >= 1. */
+    /* Attention output from an int8 value cache, in four interleaved partial
+     * sums over the keys (so that fast kernels are not bound by one chain of
+     * dependent additions per output):
+     *   part[0..3][i] = 0;
+     *   for t in order: part[t % 4][i] = part[t % 4][i] + (weights[t] * value_scales[t]) * v[t][i]
+     *   out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i])
+     * with v[t] = values + t*value_stride (converted to float); head_dim is any size >= 1. */
     void (*attention_values_q8)(float *out, const float *weights,
                                 const int8_t *values, const float *value_scales,
                                 int n_values, int head_dim, int value_stride);
+
+    /* Softmax in place, n >= 1:
+     *   max = the largest x[i] (without NaNs, any order gives the same);
+     *   x[i] = ttc_expf(x[i] - max)                       (ttc_math.h)
+     *   lane[0..7] = 0; for i in order: lane[i % 8] = lane[i % 8] + x[i]
+     *   sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+     *         ((lane[4] + lane[5]) + (lane[6] + lane[7]))
+     *   inverse = 1.0f / sum; x[i] = x[i] * inverse
+     * Fast kernels compute ttc_expf lane by lane with exactly its steps. */
+    void (*softmax)(float *x, int n);
 } ttc_kernels;
 
 /* The reference kernels, always available. */

@@ -6,6 +6,7 @@
  * one multiply then one add (AVX2 has no FMA; the pragma in kernels.h keeps the
  * compiler from fusing anything even when the build flags would allow it). */
 #include "kernels.h"
+#include "ttc_math.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -172,25 +173,30 @@ static TARGET void matmul_q8(float *out, const int8_t *x, const float *xs, int n
     }
 }
 
-/* ---- attention ---- */
+/* ---- attention_scores_q8 ----
+ * Keys are taken 8 at a time, in 16-byte chunks, two keys to a register: a
+ * chunk of key 2p in the low 128-bit half of d[p], the same chunk of key
+ * 2p + 1 in the high half, against the query's chunk in both. Every byte of
+ * the register is used whatever head_dim (48 is three chunks), and one
+ * reduction at the end serves all 8 keys. */
 
-/* n = 32, 16 or 8 bytes from p, zero-extended to 32. */
-INLINE __m256i load_part(const int8_t *p, int n)
+/* [n = 16 or 8 bytes at lo, zeros above | the same at hi] */
+INLINE __m256i load_2x16(const int8_t *lo, const int8_t *hi, int n)
 {
-    if (n == 32)
-        return load32(p);
-    const __m128i v = n == 16 ? _mm_loadu_si128((const __m128i *)(const void *)p)
-                              : _mm_loadl_epi64((const __m128i *)(const void *)p);
-    return _mm256_inserti128_si256(_mm256_setzero_si256(), v, 0);
+    const __m128i a = n == 16 ? _mm_loadu_si128((const __m128i *)(const void *)lo)
+                              : _mm_loadl_epi64((const __m128i *)(const void *)lo);
+    const __m128i b = n == 16 ? _mm_loadu_si128((const __m128i *)(const void *)hi)
+                              : _mm_loadl_epi64((const __m128i *)(const void *)hi);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
 }
 
-/* d[j] += the products of q[i .. i+n) and k[j][i .. i+n). */
-INLINE void dot_keys_part(__m256i d[8], const int8_t *q, const int8_t *const k[8], int i, int n)
+/* d[p] += the products of q[i .. i+n) and those of keys 2p and 2p + 1. */
+INLINE void dot_keys_chunk(__m256i d[4], const int8_t *q, const int8_t *const k[8], int i, int n)
 {
-    const __m256i qv = load_part(q + i, n);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-        d[j] = _mm256_add_epi32(d[j], dot32(qv, load_part(k[j] + i, n)));
+    const __m256i qv = load_2x16(q + i, q + i, n);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        d[p] = _mm256_add_epi32(d[p], dot32(qv, load_2x16(k[2 * p] + i, k[2 * p + 1] + i, n)));
 }
 
 static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
@@ -204,22 +210,22 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
 /* Lane j: the dot product of q and k[j] over head_dim bytes. */
 INLINE __m256i dot_keys(const int8_t *q, const int8_t *const k[8], int head_dim)
 {
-    __m256i d[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-        d[j] = _mm256_setzero_si256();
+    __m256i d[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        d[p] = _mm256_setzero_si256();
     int i = 0;
-    for (; i + 32 <= head_dim; i += 32)
-        dot_keys_part(d, q, k, i, 32);
-    if (i + 16 <= head_dim) {
-        dot_keys_part(d, q, k, i, 16);
-        i += 16;
-    }
+    for (; i + 16 <= head_dim; i += 16)
+        dot_keys_chunk(d, q, k, i, 16);
     if (i + 8 <= head_dim) {
-        dot_keys_part(d, q, k, i, 8);
+        dot_keys_chunk(d, q, k, i, 8);
         i += 8;
     }
-    __m256i dots = sum8(d);
+    /* Per 128-bit half, lanes 0-3: the sums of d[0..3]'s halves, that is of
+     * keys 0, 2, 4, 6 in the low half and 1, 3, 5, 7 in the high one. */
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(d[0], d[1]),
+                                        _mm256_hadd_epi32(d[2], d[3]));
+    __m256i dots = _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     if (i < head_dim) {
         int32_t tail[8];
         for (int j = 0; j < 8; j++)
@@ -229,35 +235,38 @@ INLINE __m256i dot_keys(const int8_t *q, const int8_t *const k[8], int head_dim)
     return dots;
 }
 
-/* Keys are taken 8 at a time; the last block repeats its last key. */
+/* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
 static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scale,
                                        const int8_t *keys, const float *key_scales,
                                        int n_keys, int head_dim, int key_stride)
 {
     const __m256 qs = _mm256_set1_ps(q_scale);
-    for (int t = 0; t < n_keys; t += 8) {
-        const int n = min_int(8, n_keys - t);
+    const size_t s = (size_t)key_stride;
+    int t = 0;
+    for (; t + 8 <= n_keys; t += 8) {
+        const int8_t *b = keys + (size_t)t * s;
+        const int8_t *const k[8] = {b,         b + s,     b + 2 * s, b + 3 * s,
+                                    b + 4 * s, b + 5 * s, b + 6 * s, b + 7 * s};
+        const __m256 dots = _mm256_cvtepi32_ps(dot_keys(q, k, head_dim));
+        const __m256 scales = _mm256_mul_ps(qs, _mm256_loadu_ps(key_scales + t));
+        _mm256_storeu_ps(out + t, _mm256_mul_ps(dots, scales));
+    }
+    if (t < n_keys) {
+        const int n = n_keys - t;
         const int8_t *k[8];
-        float last_scales[8];
-        const float *ks = key_scales + t;
-        for (int j = 0; j < 8; j++)
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * key_stride;
-        if (n < 8) {
-            for (int j = 0; j < 8; j++)
-                last_scales[j] = key_scales[t + min_int(j, n - 1)];
-            ks = last_scales;
+        float ks[8];
+        for (int j = 0; j < 8; j++) {
+            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + min_int(j, n - 1)];
         }
         const __m256 dots = _mm256_cvtepi32_ps(dot_keys(q, k, head_dim));
-        const __m256 y = _mm256_mul_ps(dots, _mm256_mul_ps(qs, _mm256_loadu_ps(ks)));
-        if (n == 8) {
-            _mm256_storeu_ps(out + t, y);
-        } else {
-            float lanes[8];
-            _mm256_storeu_ps(lanes, y);
-            copy_floats(out + t, lanes, n);
-        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, _mm256_mul_ps(dots, _mm256_mul_ps(qs, _mm256_loadu_ps(ks))));
+        copy_floats(out + t, lanes, n);
     }
 }
+
+/* ---- attention_values_q8 ---- */
 
 /* 8 int8 values at p as floats. */
 INLINE __m256 load8_ps(const int8_t *p)
@@ -266,44 +275,67 @@ INLINE __m256 load8_ps(const int8_t *p)
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
-/* out[0 .. 8*nb) over all values, kept in nb <= 8 registers. nb is a
- * constant after inlining; the loops run to a literal 8 and test j < nb so
- * that both gcc and clang unroll them and keep acc in registers. */
+/* out[0 .. 8*nb) over all values, nb <= 3, in the reference's four partial
+ * sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a constant
+ * after inlining; the loops run to literal bounds and test j < nb so that
+ * both gcc and clang unroll them and keep the 4 * nb sums (and one weight) in
+ * the 16 registers. */
 INLINE void values_block(float *out, const float *weights, const int8_t *values,
                          const float *value_scales, int n_values, int value_stride, int nb)
 {
-    __m256 acc[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-        acc[j] = _mm256_setzero_ps();
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const __m256 a = _mm256_set1_ps(weights[t] * value_scales[t]);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            if (j < nb)
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(a, load8_ps(v + 8 * j)));
+    __m256 acc[4][3];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            acc[k][j] = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 4 <= n_values; t += 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const int8_t *v = values + (size_t)(t + k) * value_stride;
+            const __m256 a = _mm256_set1_ps(weights[t + k] * value_scales[t + k]);
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++)
+                if (j < nb)
+                    acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(a, load8_ps(v + 8 * j)));
+        }
     }
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
+    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++)
+        if (k < left) {
+            const int8_t *v = values + (size_t)(t + k) * value_stride;
+            const __m256 a = _mm256_set1_ps(weights[t + k] * value_scales[t + k]);
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++)
+                if (j < nb)
+                    acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(a, load8_ps(v + 8 * j)));
+        }
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; j++)
         if (j < nb)
-            _mm256_storeu_ps(out + 8 * j, acc[j]);
+            _mm256_storeu_ps(out + 8 * j, _mm256_add_ps(_mm256_add_ps(acc[0][j], acc[1][j]),
+                                                        _mm256_add_ps(acc[2][j], acc[3][j])));
 }
 
-/* The last head_dim % 8 outputs, one at a time. */
+/* The last head_dim % 8 outputs (n < 8), one at a time. */
 static void values_tail(float *out, const float *weights, const int8_t *values,
                         const float *value_scales, int n_values, int value_stride, int n)
 {
-    for (int i = 0; i < n; i++)
-        out[i] = 0.0f;
+    float part[4][8];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < n; i++)
+            part[k][i] = 0.0f;
     for (int t = 0; t < n_values; t++) {
         const int8_t *v = values + (size_t)t * value_stride;
         const float a = weights[t] * value_scales[t];
-        for (int i = 0; i < n; i++) {
-            const float p = a * (float)v[i];
-            out[i] = out[i] + p;
-        }
+        float *p = part[t % 4];
+        for (int i = 0; i < n; i++)
+            p[i] = p[i] + a * (float)v[i];
     }
+    for (int i = 0; i < n; i++)
+        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
 }
 
 static TARGET void attention_values_q8(float *out, const float *weights,
@@ -312,18 +344,13 @@ static TARGET void attention_values_q8(float *out, const float *weights,
 {
     int i = 0;
     while (head_dim - i >= 8) {
-        const int nb = min_int(8, (head_dim - i) / 8);
+        const int nb = min_int(3, (head_dim - i) / 8);
         float *o = out + i;
         const int8_t *v = values + i;
         switch (nb) {
         case 1: values_block(o, weights, v, value_scales, n_values, value_stride, 1); break;
         case 2: values_block(o, weights, v, value_scales, n_values, value_stride, 2); break;
-        case 3: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
-        case 4: values_block(o, weights, v, value_scales, n_values, value_stride, 4); break;
-        case 5: values_block(o, weights, v, value_scales, n_values, value_stride, 5); break;
-        case 6: values_block(o, weights, v, value_scales, n_values, value_stride, 6); break;
-        case 7: values_block(o, weights, v, value_scales, n_values, value_stride, 7); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, 8); break;
+        default: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
         }
         i += 8 * nb;
     }
@@ -332,11 +359,96 @@ static TARGET void attention_values_q8(float *out, const float *weights,
                     head_dim - i);
 }
 
+/* ---- softmax ---- */
+
+/* ttc_expf (ttc_math.h) on 8 lanes, with exactly its steps: its branches
+ * become selects, its rounding the same magic-number add and subtract. */
+INLINE __m256 exp8(__m256 x)
+{
+    const __m256 zero = _mm256_cmp_ps(x, _mm256_set1_ps(TTC_EXP_LOWEST), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_set1_ps(TTC_EXP_HIGHEST), x); /* x > 88 ? 88 : x */
+    const __m256 magic = _mm256_set1_ps(TTC_ROUND_MAGIC);
+    const __m256 n = _mm256_sub_ps(
+        _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(TTC_EXP_LOG2E)), magic), magic);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_HI)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_LO)));
+    __m256 p = _mm256_set1_ps(TTC_EXP_C6);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C5));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(0.5f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(zero, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+/* The reference's sum of its 8 lanes, in its order. */
+static float sum_lanes(const float lane[8])
+{
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+/* Lane i of the result is set where i < n. */
+INLINE __m256i first_lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The lane sums are one register: lane j holds lane[j] of the reference,
+ * adding x[i] for i % 8 == j in increasing i. */
+static TARGET void softmax(float *x, int n)
+{
+    float max = x[0];
+    int i = 0;
+    if (n >= 16) {
+        __m256 m0 = _mm256_loadu_ps(x), m1 = _mm256_loadu_ps(x + 8);
+        for (i = 16; i + 16 <= n; i += 16) {
+            m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+            m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, _mm256_max_ps(m0, m1));
+        for (int j = 0; j < 8; j++)
+            max = lanes[j] > max ? lanes[j] : max;
+    }
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+
+    const __m256 mv = _mm256_set1_ps(max);
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) {
+        /* Lanes past the end hold 0, which leaves their sums as they are. */
+        const __m256i m = first_lanes(n - i);
+        const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), mv)),
+                                       _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(x + i, m, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    const float inverse = 1.0f / sum_lanes(lanes);
+
+    const __m256 iv = _mm256_set1_ps(inverse);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
+    for (; i < n; i++)
+        x[i] = x[i] * inverse;
+}
+
 static const ttc_kernels kernels_avx2 = {
     .name = "avx2",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };
 
 const ttc_kernels *ttc_kernels_avx2(void)

@@ -8,6 +8,7 @@
  * one multiply then one add. AVX-512 implies FMA, so the pragma in kernels.h stops
  * the compiler from fusing them whatever the build flags say. */
 #include "kernels.h"
+#include "ttc_math.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -51,10 +52,10 @@ INLINE_VNNI __m512i dot_add_vnni(__m512i acc, __m512i x, __m512i w)
     return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(x), sign_of_x_on_w(w, x));
 }
 
-/* ---- loads and reductions ----
+/* ---- loads and reductions for matmul_q8 ----
  * Int8 data is handled in 32-byte chunks (a group is 32 bytes or a multiple),
- * two to a register: each 256-bit half belongs to a different
- * (token, row) or (query, key) pair. */
+ * two to a register: each 256-bit half belongs to a different (token, row)
+ * pair. */
 
 INLINE __m256i load32(const int8_t *p)
 {
@@ -65,14 +66,6 @@ INLINE __m256i load32(const int8_t *p)
 INLINE __m512i load_pair(const int8_t *lo, const int8_t *hi)
 {
     return _mm512_inserti64x4(_mm512_castsi256_si512(load32(lo)), load32(hi), 1);
-}
-
-/* The same with only the first n < 32 bytes of each, zeros above. */
-INLINE __m512i load_pair_first(const int8_t *lo, const int8_t *hi, int n)
-{
-    const __mmask32 m = (__mmask32)((1ull << n) - 1);
-    const __m256i a = _mm256_maskz_loadu_epi8(m, lo), b = _mm256_maskz_loadu_epi8(m, hi);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
 /* [32 bytes at p | the same 32 bytes] */
@@ -226,47 +219,85 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
 
 /* ---- attention ---- */
 
-/* d[j] += the products of q[i .. i+n) and those of its keys (n <= 32; the
- * pairing of keys is the one of tile_1x16). */
-INLINE void dot_keys_chunk(__m512i d[8], const int8_t *q, const int8_t *const k[16], int i,
-                           int n, dot_add_fn *dot_add)
+/* Keys are taken 16 at a time, in 16-byte chunks, four keys to a register:
+ * 128-bit block b of d[g] holds a chunk of key 4g + b, against the query's
+ * chunk in all four blocks. Every byte of the register is used when head_dim
+ * is a multiple of 16 (48 is three chunks), and one reduction at the end
+ * serves all 16 keys. The last block of keys repeats its last key. */
+
+/* The first n <= 16 bytes at p (zeros above) in each 128-bit block: p[0]
+ * for block 0, ..., p[3] for block 3. */
+INLINE __m512i load_4x16(const int8_t *const p[4], int i, int n)
 {
-    const __m512i qv = n == 32 ? load_twice(q + i) : load_pair_first(q + i, q + i, n);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        const int lo = j < 4 ? j : j + 4;
-        const __m512i kv = n == 32 ? load_pair(k[lo] + i, k[lo + 4] + i)
-                                   : load_pair_first(k[lo] + i, k[lo + 4] + i, n);
-        d[j] = dot_add(d[j], qv, kv);
-    }
+    const __mmask16 m = first_lanes(n);
+    __m512i r = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m, p[0] + i));
+    r = _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[1] + i), 1);
+    r = _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[2] + i), 2);
+    return _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[3] + i), 3);
 }
 
-/* Keys are taken 16 at a time; the last block repeats its last key. */
+/* d[g] += the products of q[i .. i+n) and those of keys 4g .. 4g+3. */
+INLINE void dot_keys_chunk(__m512i d[4], const int8_t *q, const int8_t *const k[16], int i,
+                           int n, dot_add_fn *dot_add)
+{
+    const __m512i qv = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(first_lanes(n), q + i));
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++)
+        d[g] = dot_add(d[g], qv, load_4x16(k + 4 * g, i, n));
+}
+
+/* out[0 .. n) for the 16 keys k (n <= 16 of them wanted). */
+INLINE void scores_block(float *out, const int8_t *q, __m512 qs, const int8_t *const k[16],
+                         const float *key_scales, int n, int head_dim, dot_add_fn *dot_add)
+{
+    __m512i d[4];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++)
+        d[g] = _mm512_setzero_si512();
+    int i = 0;
+    for (; i + 16 <= head_dim; i += 16)
+        dot_keys_chunk(d, q, k, i, 16, dot_add);
+    if (i < head_dim)
+        dot_keys_chunk(d, q, k, i, head_dim - i, dot_add);
+
+    /* Per 128-bit block b, e0 = [d0 lanes 0+1, d1 lanes 0+1, d0 lanes 2+3,
+     * d1 lanes 2+3] and e1 the same of d2, d3; then f's lane 4b + g is the
+     * sum of key 4g + b, and the permutation puts the keys in order. */
+    const __m512i e0 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]),
+                                        _mm512_unpackhi_epi32(d[0], d[1]));
+    const __m512i e1 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]),
+                                        _mm512_unpackhi_epi32(d[2], d[3]));
+    const __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(e0, e1),
+                                       _mm512_unpackhi_epi64(e0, e1));
+    const __m512i order =
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512 dots = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(order, f));
+    const __m512 ks = _mm512_maskz_loadu_ps(first_lanes(n), key_scales);
+    _mm512_mask_storeu_ps(out, first_lanes(n), _mm512_mul_ps(dots, _mm512_mul_ps(qs, ks)));
+}
+
+/* A last block of fewer than 16 keys repeats its last key. */
 INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, const int8_t *keys,
                                 const float *key_scales, int n_keys, int head_dim,
                                 int key_stride, dot_add_fn *dot_add)
 {
     const __m512 qs = _mm512_set1_ps(q_scale);
-    for (int t = 0; t < n_keys; t += 16) {
-        const int n = min_int(16, n_keys - t);
+    const size_t s = (size_t)key_stride;
+    int t = 0;
+    for (; t + 16 <= n_keys; t += 16) {
+        const int8_t *b = keys + (size_t)t * s;
+        const int8_t *const k[16] = {
+            b,          b + s,      b + 2 * s,  b + 3 * s,  b + 4 * s,  b + 5 * s,
+            b + 6 * s,  b + 7 * s,  b + 8 * s,  b + 9 * s,  b + 10 * s, b + 11 * s,
+            b + 12 * s, b + 13 * s, b + 14 * s, b + 15 * s};
+        scores_block(out + t, q, qs, k, key_scales + t, 16, head_dim, dot_add);
+    }
+    if (t < n_keys) {
+        const int n = n_keys - t;
         const int8_t *k[16];
         for (int j = 0; j < 16; j++)
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * key_stride;
-
-        __m512i d[8];
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            d[j] = _mm512_setzero_si512();
-        int i = 0;
-        for (; i + 32 <= head_dim; i += 32)
-            dot_keys_chunk(d, q, k, i, 32, dot_add);
-        if (i < head_dim)
-            dot_keys_chunk(d, q, k, i, head_dim - i, dot_add);
-
-        const __m512 dots = _mm512_cvtepi32_ps(sum8x2(d));
-        const __m512 ks = _mm512_maskz_loadu_ps(first_lanes(n), key_scales + t);
-        const __m512 y = _mm512_mul_ps(dots, _mm512_mul_ps(qs, ks));
-        _mm512_mask_storeu_ps(out + t, first_lanes(n), y);
+            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
+        scores_block(out + t, q, qs, k, key_scales + t, n, head_dim, dot_add);
     }
 }
 
@@ -276,33 +307,53 @@ INLINE __m512 load16_ps(const int8_t *p, __mmask16 m)
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
 }
 
-/* out[0 .. n) over all values, n <= 16 * nb, kept in nb <= 4 registers. nb
- * is a constant after inlining; the loops run to a literal 4 and test j < nb
- * so that both gcc and clang unroll them and keep acc in registers. */
+/* acc[j] + a * (the values at v + 16 * j selected by m[j]), for j < nb. */
+INLINE void values_add(__m512 acc[4], __m512 a, const int8_t *v, const __mmask16 m[4], int nb)
+{
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        if (j < nb)
+            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(a, load16_ps(v + 16 * j, m[j])));
+}
+
+/* out[0 .. n) over all values, n <= 16 * nb, nb <= 4, in the reference's four
+ * partial sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a
+ * constant after inlining; the loops run to literal bounds and test j < nb so
+ * that both gcc and clang unroll them and keep the 4 * nb sums in registers. */
 INLINE void values_block(float *out, const float *weights, const int8_t *values,
                          const float *value_scales, int n_values, int value_stride, int n,
                          int nb)
 {
     __mmask16 m[4];
-    __m512 acc[4];
+    __m512 acc[4][4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const int left = n - 16 * j; /* outputs from 16 * j on */
         m[j] = first_lanes(left >= 16 ? 16 : left > 0 ? left : 0);
-        acc[j] = _mm512_setzero_ps();
-    }
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const __m512 a = _mm512_set1_ps(weights[t] * value_scales[t]);
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (j < nb)
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(a, load16_ps(v + 16 * j, m[j])));
+        for (int k = 0; k < 4; k++)
+            acc[k][j] = _mm512_setzero_ps();
     }
+    int t = 0;
+    for (; t + 4 <= n_values; t += 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            values_add(acc[k], _mm512_set1_ps(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, m, nb);
+    }
+    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++)
+        if (k < left)
+            values_add(acc[k], _mm512_set1_ps(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, m, nb);
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
-        if (j < nb)
-            _mm512_mask_storeu_ps(out + 16 * j, m[j], acc[j]);
+        if (j < nb) {
+            const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]),
+                                             _mm512_add_ps(acc[2][j], acc[3][j]));
+            _mm512_mask_storeu_ps(out + 16 * j, m[j], sum);
+        }
 }
 
 /* No int8 products here: one function serves both sets. */
@@ -320,6 +371,81 @@ static TARGET void attention_values_q8(float *out, const float *weights, const i
         case 3: values_block(o, weights, v, value_scales, n_values, value_stride, n, 3); break;
         default: values_block(o, weights, v, value_scales, n_values, value_stride, n, 4); break;
         }
+    }
+}
+
+/* ---- softmax (no int8 products: one function serves both sets) ---- */
+
+/* ttc_expf (ttc_math.h) on 16 lanes, with exactly its steps: its branches
+ * become selects, its rounding the same magic-number add and subtract. */
+INLINE __m512 exp16(__m512 x)
+{
+    /* the lanes that are not below -87 (NaN included, as in ttc_expf) */
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(TTC_EXP_LOWEST), _CMP_NLT_UQ);
+    x = _mm512_min_ps(_mm512_set1_ps(TTC_EXP_HIGHEST), x); /* x > 88 ? 88 : x */
+    const __m512 magic = _mm512_set1_ps(TTC_ROUND_MAGIC);
+    const __m512 n = _mm512_sub_ps(
+        _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(TTC_EXP_LOG2E)), magic), magic);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(TTC_EXP_LN2_HI)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(TTC_EXP_LN2_LO)));
+    __m512 p = _mm512_set1_ps(TTC_EXP_C6);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C5));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(bits));
+}
+
+/* acc + the low 8 lanes of e, then + its high 8 lanes: lane j of acc adds
+ * x[i + j] before x[i + 8 + j], the reference's order. */
+INLINE __m256 add_halves(__m256 acc, __m512 e)
+{
+    acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1));
+    return _mm256_add_ps(acc, hi);
+}
+
+static TARGET void softmax(float *x, int n)
+{
+    __m512 m = _mm512_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    if (i < n) {
+        const __mmask16 k = first_lanes(n - i);
+        m = _mm512_mask_max_ps(m, k, m, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    const float max = _mm512_reduce_max_ps(m);
+
+    const __m512 mv = _mm512_set1_ps(max);
+    __m256 acc = _mm256_setzero_ps(); /* the reference's 8 lane sums */
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), mv));
+        _mm512_storeu_ps(x + i, e);
+        acc = add_halves(acc, e);
+    }
+    if (i < n) {
+        /* Lanes past the end hold 0, which leaves their sums as they are. */
+        const __mmask16 k = first_lanes(n - i);
+        const __m512 e =
+            _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        acc = add_halves(acc, e);
+    }
+    float lane[8];
+    _mm256_storeu_ps(lane, acc);
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inverse = 1.0f / sum;
+
+    const __m512 iv = _mm512_set1_ps(inverse);
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 k = first_lanes(min_int(16, n - i));
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), iv));
     }
 }
 
@@ -360,6 +486,7 @@ static const ttc_kernels kernels_avx512 = {
     .matmul_q8 = matmul_q8_bw,
     .attention_scores_q8 = attention_scores_q8_bw,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };
 
 static const ttc_kernels kernels_avx512vnni = {
@@ -367,6 +494,7 @@ static const ttc_kernels kernels_avx512vnni = {
     .matmul_q8 = matmul_q8_vnni,
     .attention_scores_q8 = attention_scores_q8_vnni,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };
 
 static int cpu_has_avx512(void)

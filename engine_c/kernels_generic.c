@@ -1,5 +1,6 @@
 /* Reference kernels: plain C, the definition every fast kernel must match bit for bit. */
 #include "kernels.h"
+#include "ttc_math.h"
 
 static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
 {
@@ -39,18 +40,47 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale,
     }
 }
 
+/* Outputs are taken in blocks of this many, each over all the values, so
+ * that the four partial sums of a block fit on the stack. */
+enum { VALUES_BLOCK = 64 };
+
 static void attention_values_q8(float *out, const float *weights,
                                 const int8_t *values, const float *value_scales,
                                 int n_values, int head_dim, int value_stride)
 {
-    for (int i = 0; i < head_dim; i++)
-        out[i] = 0.0f;
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const float a = weights[t] * value_scales[t];
-        for (int i = 0; i < head_dim; i++)
-            out[i] = out[i] + a * (float)v[i];
+    for (int i0 = 0; i0 < head_dim; i0 += VALUES_BLOCK) {
+        const int n = head_dim - i0 < VALUES_BLOCK ? head_dim - i0 : VALUES_BLOCK;
+        float part[4][VALUES_BLOCK];
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < n; i++)
+                part[k][i] = 0.0f;
+        for (int t = 0; t < n_values; t++) {
+            const int8_t *v = values + (size_t)t * value_stride + i0;
+            const float a = weights[t] * value_scales[t];
+            float *p = part[t % 4];
+            for (int i = 0; i < n; i++)
+                p[i] = p[i] + a * (float)v[i];
+        }
+        for (int i = 0; i < n; i++)
+            out[i0 + i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
     }
+}
+
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < n; i++)
+        x[i] = ttc_expf(x[i] - max);
+    float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < n; i++)
+        lane[i % 8] = lane[i % 8] + x[i];
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inverse = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] * inverse;
 }
 
 const ttc_kernels ttc_kernels_generic = {
@@ -58,4 +88,5 @@ const ttc_kernels ttc_kernels_generic = {
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };

@@ -8,6 +8,7 @@
  * one multiply then one add (never vfmaq; the pragma in kernels.h keeps the compiler
  * from fusing them either). */
 #include "kernels.h"
+#include "ttc_math.h"
 
 #if defined(__aarch64__)
 
@@ -185,78 +186,111 @@ INLINE void dot_keys(int32x4_t dots[2], const int8_t *q, const int8_t *const k[8
     }
 }
 
-/* Keys are taken 8 at a time; the last block repeats its last key. */
+/* out[0 .. n) for the 8 keys k (n <= 8 of them wanted; ks: their 8 scales). */
+INLINE void scores_block(float *out, const int8_t *q, float32x4_t qs, const int8_t *const k[8],
+                         const float *ks, int n, int head_dim)
+{
+    int32x4_t dots[2];
+    dot_keys(dots, q, k, head_dim);
+    float lanes[8];
+    for (int h = 0; h < 2; h++) {
+        const float32x4_t scales = vmulq_f32(qs, vld1q_f32(ks + 4 * h));
+        vst1q_f32(lanes + 4 * h, vmulq_f32(vcvtq_f32_s32(dots[h]), scales));
+    }
+    copy_floats(out, lanes, n);
+}
+
+/* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
 static void attention_scores_q8(float *out, const int8_t *q, float q_scale, const int8_t *keys,
                                 const float *key_scales, int n_keys, int head_dim,
                                 int key_stride)
 {
     const float32x4_t qs = vdupq_n_f32(q_scale);
-    for (int t = 0; t < n_keys; t += 8) {
-        const int n = min_int(8, n_keys - t);
+    const size_t s = (size_t)key_stride;
+    int t = 0;
+    for (; t + 8 <= n_keys; t += 8) {
+        const int8_t *b = keys + (size_t)t * s;
+        const int8_t *const k[8] = {b,         b + s,     b + 2 * s, b + 3 * s,
+                                    b + 4 * s, b + 5 * s, b + 6 * s, b + 7 * s};
+        scores_block(out + t, q, qs, k, key_scales + t, 8, head_dim);
+    }
+    if (t < n_keys) {
+        const int n = n_keys - t;
         const int8_t *k[8];
-        float last_scales[8];
-        const float *ks = key_scales + t;
-        for (int j = 0; j < 8; j++)
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * key_stride;
-        if (n < 8) {
-            for (int j = 0; j < 8; j++)
-                last_scales[j] = key_scales[t + min_int(j, n - 1)];
-            ks = last_scales;
+        float ks[8];
+        for (int j = 0; j < 8; j++) {
+            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + min_int(j, n - 1)];
         }
-        int32x4_t dots[2];
-        dot_keys(dots, q, k, head_dim);
-        float lanes[8];
-        for (int h = 0; h < 2; h++) {
-            const float32x4_t scales = vmulq_f32(qs, vld1q_f32(ks + 4 * h));
-            vst1q_f32(lanes + 4 * h, vmulq_f32(vcvtq_f32_s32(dots[h]), scales));
-        }
-        copy_floats(out + t, lanes, n);
+        scores_block(out + t, q, qs, k, ks, n, head_dim);
     }
 }
 
-/* out[0 .. 8*nb) over all values, kept in 2*nb <= 16 registers. nb is a
- * constant after inlining; the loops run to a literal 8 and test j < nb so
- * that both gcc and clang unroll them and keep acc in registers. */
+/* acc[0 .. 2*nb) + a * the 8*nb values at v. */
+INLINE void values_add(float32x4_t acc[6], float32x4_t a, const int8_t *v, int nb)
+{
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; j++)
+        if (j < nb) {
+            const int16x8_t v16 = vmovl_s8(vld1_s8(v + 8 * j));
+            const float32x4_t lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(v16)));
+            const float32x4_t hi = vcvtq_f32_s32(vmovl_high_s16(v16));
+            acc[2 * j] = vaddq_f32(acc[2 * j], vmulq_f32(a, lo));
+            acc[2 * j + 1] = vaddq_f32(acc[2 * j + 1], vmulq_f32(a, hi));
+        }
+}
+
+/* out[0 .. 8*nb) over all values, nb <= 3, in the reference's four partial
+ * sums: acc[k] holds part[k], the keys t with t % 4 == k, in 8 * nb <= 24
+ * registers. nb is a constant after inlining; the loops run to literal bounds
+ * and test j < nb so that both gcc and clang unroll them and keep acc in
+ * registers. */
 INLINE void values_block(float *out, const float *weights, const int8_t *values,
                          const float *value_scales, int n_values, int value_stride, int nb)
 {
-    float32x4_t acc[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++)
-        acc[j] = vdupq_n_f32(0.0f);
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const float32x4_t a = vdupq_n_f32(weights[t] * value_scales[t]);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            if (j < nb) {
-                const int16x8_t v16 = vmovl_s8(vld1_s8(v + 8 * j));
-                const float32x4_t lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(v16)));
-                const float32x4_t hi = vcvtq_f32_s32(vmovl_high_s16(v16));
-                acc[2 * j] = vaddq_f32(acc[2 * j], vmulq_f32(a, lo));
-                acc[2 * j + 1] = vaddq_f32(acc[2 * j + 1], vmulq_f32(a, hi));
-            }
+    float32x4_t acc[4][6];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++)
+            acc[k][j] = vdupq_n_f32(0.0f);
+    int t = 0;
+    for (; t + 4 <= n_values; t += 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            values_add(acc[k], vdupq_n_f32(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, nb);
     }
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++)
+    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++)
+        if (k < left)
+            values_add(acc[k], vdupq_n_f32(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, nb);
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++)
         if (j < 2 * nb)
-            vst1q_f32(out + 4 * j, acc[j]);
+            vst1q_f32(out + 4 * j, vaddq_f32(vaddq_f32(acc[0][j], acc[1][j]),
+                                             vaddq_f32(acc[2][j], acc[3][j])));
 }
 
-/* The last head_dim % 8 outputs, one at a time. */
+/* The last head_dim % 8 outputs (n < 8), one at a time. */
 static void values_tail(float *out, const float *weights, const int8_t *values,
                         const float *value_scales, int n_values, int value_stride, int n)
 {
-    for (int i = 0; i < n; i++)
-        out[i] = 0.0f;
+    float part[4][8];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < n; i++)
+            part[k][i] = 0.0f;
     for (int t = 0; t < n_values; t++) {
         const int8_t *v = values + (size_t)t * value_stride;
         const float a = weights[t] * value_scales[t];
-        for (int i = 0; i < n; i++) {
-            const float p = a * (float)v[i];
-            out[i] = out[i] + p;
-        }
+        float *p = part[t % 4];
+        for (int i = 0; i < n; i++)
+            p[i] = p[i] + a * (float)v[i];
     }
+    for (int i = 0; i < n; i++)
+        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
 }
 
 static void attention_values_q8(float *out, const float *weights, const int8_t *values,
@@ -265,18 +299,13 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
 {
     int i = 0;
     while (head_dim - i >= 8) {
-        const int nb = min_int(8, (head_dim - i) / 8);
+        const int nb = min_int(3, (head_dim - i) / 8);
         float *o = out + i;
         const int8_t *v = values + i;
         switch (nb) {
         case 1: values_block(o, weights, v, value_scales, n_values, value_stride, 1); break;
         case 2: values_block(o, weights, v, value_scales, n_values, value_stride, 2); break;
-        case 3: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
-        case 4: values_block(o, weights, v, value_scales, n_values, value_stride, 4); break;
-        case 5: values_block(o, weights, v, value_scales, n_values, value_stride, 5); break;
-        case 6: values_block(o, weights, v, value_scales, n_values, value_stride, 6); break;
-        case 7: values_block(o, weights, v, value_scales, n_values, value_stride, 7); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, 8); break;
+        default: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
         }
         i += 8 * nb;
     }
@@ -285,11 +314,93 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
                     head_dim - i);
 }
 
+/* ---- softmax ---- */
+
+/* ttc_expf (ttc_math.h) on 4 lanes, with exactly its steps: its branches
+ * become selects, its rounding the same magic-number add and subtract. */
+INLINE float32x4_t exp4(float32x4_t x)
+{
+    const uint32x4_t zero = vcltq_f32(x, vdupq_n_f32(TTC_EXP_LOWEST));
+    const float32x4_t highest = vdupq_n_f32(TTC_EXP_HIGHEST);
+    x = vbslq_f32(vcgtq_f32(x, highest), highest, x);
+    const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
+    const float32x4_t n =
+        vsubq_f32(vaddq_f32(vmulq_f32(x, vdupq_n_f32(TTC_EXP_LOG2E)), magic), magic);
+    float32x4_t r = vsubq_f32(x, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_HI)));
+    r = vsubq_f32(r, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_LO)));
+    float32x4_t p = vdupq_n_f32(TTC_EXP_C6);
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C5));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C4));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C3));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(0.5f));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(bits));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), zero));
+}
+
+/* The reference's 8 lane sums are two registers: lanes 0-3 in acc[0], 4-7 in
+ * acc[1], each adding x[i] for its i % 8 in increasing i. */
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    int i = 0;
+    if (n >= 8) {
+        float32x4_t m0 = vld1q_f32(x), m1 = vld1q_f32(x + 4);
+        for (i = 8; i + 8 <= n; i += 8) {
+            m0 = vmaxq_f32(m0, vld1q_f32(x + i));
+            m1 = vmaxq_f32(m1, vld1q_f32(x + i + 4));
+        }
+        max = vmaxvq_f32(vmaxq_f32(m0, m1));
+    }
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+
+    const float32x4_t mv = vdupq_n_f32(max);
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (i = 0; i + 8 <= n; i += 8) {
+        const float32x4_t e0 = exp4(vsubq_f32(vld1q_f32(x + i), mv));
+        const float32x4_t e1 = exp4(vsubq_f32(vld1q_f32(x + i + 4), mv));
+        vst1q_f32(x + i, e0);
+        vst1q_f32(x + i + 4, e1);
+        acc[0] = vaddq_f32(acc[0], e0);
+        acc[1] = vaddq_f32(acc[1], e1);
+    }
+    if (i < n) {
+        /* The last n - i < 8 values; lanes past the end get -inf - max, whose
+         * exponential 0 leaves their sums as they are. */
+        float last[8];
+        for (int j = 0; j < 8; j++)
+            last[j] = i + j < n ? x[i + j] - max : -__builtin_inff();
+        const float32x4_t e0 = exp4(vld1q_f32(last));
+        const float32x4_t e1 = exp4(vld1q_f32(last + 4));
+        vst1q_f32(last, e0);
+        vst1q_f32(last + 4, e1);
+        copy_floats(x + i, last, n - i);
+        acc[0] = vaddq_f32(acc[0], e0);
+        acc[1] = vaddq_f32(acc[1], e1);
+    }
+    float lane[8];
+    vst1q_f32(lane, acc[0]);
+    vst1q_f32(lane + 4, acc[1]);
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inverse = 1.0f / sum;
+
+    const float32x4_t iv = vdupq_n_f32(inverse);
+    for (i = 0; i + 4 <= n; i += 4)
+        vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), iv));
+    for (; i < n; i++)
+        x[i] = x[i] * inverse;
+}
+
 static const ttc_kernels kernels_neon = {
     .name = "neon",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };
 
 const ttc_kernels *ttc_kernels_neon(void)

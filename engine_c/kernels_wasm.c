@@ -5,6 +5,7 @@
  * one multiply then one add (SIMD128 has no fused multiply-add, and the
  * pragma in kernels.h keeps the compiler from fusing scalar code either). */
 #include "kernels.h"
+#include "ttc_math.h"
 
 #if defined(__wasm_simd128__)
 
@@ -177,79 +178,129 @@ INLINE void dot_keys(v128_t dots[2], const int8_t *q, const int8_t *const k[8], 
     }
 }
 
-/* Keys are taken 8 at a time; the last block repeats its last key. */
+/* out[0 .. n) for the 8 keys k (n <= 8 of them wanted; ks: their 8 scales). */
+INLINE void scores_block(float *out, const int8_t *q, v128_t qs, const int8_t *const k[8],
+                         const float *ks, int n, int head_dim)
+{
+    v128_t dots[2];
+    dot_keys(dots, q, k, head_dim);
+    float lanes[8];
+    for (int h = 0; h < 2; h++) {
+        const v128_t scales = wasm_f32x4_mul(qs, wasm_v128_load(ks + 4 * h));
+        wasm_v128_store(lanes + 4 * h, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dots[h]), scales));
+    }
+    copy_floats(out, lanes, n);
+}
+
+/* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
 static void attention_scores_q8(float *out, const int8_t *q, float q_scale, const int8_t *keys,
                                 const float *key_scales, int n_keys, int head_dim,
                                 int key_stride)
 {
     const v128_t qs = wasm_f32x4_splat(q_scale);
-    for (int t = 0; t < n_keys; t += 8) {
-        const int n = min_int(8, n_keys - t);
+    const size_t s = (size_t)key_stride;
+    int t = 0;
+    for (; t + 8 <= n_keys; t += 8) {
+        const int8_t *b = keys + (size_t)t * s;
+        const int8_t *const k[8] = {b,         b + s,     b + 2 * s, b + 3 * s,
+                                    b + 4 * s, b + 5 * s, b + 6 * s, b + 7 * s};
+        scores_block(out + t, q, qs, k, key_scales + t, 8, head_dim);
+    }
+    if (t < n_keys) {
+        const int n = n_keys - t;
         const int8_t *k[8];
-        float last_scales[8];
-        const float *ks = key_scales + t;
-        for (int j = 0; j < 8; j++)
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * key_stride;
-        if (n < 8) {
-            for (int j = 0; j < 8; j++)
-                last_scales[j] = key_scales[t + min_int(j, n - 1)];
-            ks = last_scales;
+        float ks[8];
+        for (int j = 0; j < 8; j++) {
+            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + min_int(j, n - 1)];
         }
-        v128_t dots[2];
-        dot_keys(dots, q, k, head_dim);
-        float lanes[8];
-        for (int h = 0; h < 2; h++) {
-            const v128_t scales = wasm_f32x4_mul(qs, wasm_v128_load(ks + 4 * h));
-            wasm_v128_store(lanes + 4 * h,
-                            wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dots[h]), scales));
-        }
-        copy_floats(out + t, lanes, n);
+        scores_block(out + t, q, qs, k, ks, n, head_dim);
     }
 }
 
-/* out[0 .. 8*nb) over all values, kept in 2*nb <= 16 registers. nb is a
- * constant after inlining; the loops run to a literal 8 and test j < nb so
- * that the compiler unrolls them and keeps acc in locals. */
+/* Outputs are taken in blocks of 8 * VALUES_NB, each over all the values.
+ * Its 4 * 2 * VALUES_NB sums are all of x86-64's 16 vector registers, yet
+ * under V8 this measured a little faster than blocks of 8. */
+enum { VALUES_NB = 2 };
+
+/* acc[0 .. 2*nb) + a * the 8*nb values at v, the columns of each 8 split
+ * into even ones (acc[2j]) and odd ones (acc[2j + 1]). The int8 values are
+ * widened to 16 bits, then the even and odd ones to 32 by dot products with
+ * (1, 0) and (0, 1): one instruction each on x86-64, where extending the high
+ * half takes two; and clang leaves the conversion to float alone, whereas it
+ * folds a widening into it and then converts lane by lane. */
+INLINE void values_add(v128_t acc[2 * VALUES_NB], v128_t a, const int8_t *v, int nb)
+{
+    const v128_t even = wasm_i16x8_make(1, 0, 1, 0, 1, 0, 1, 0);
+    const v128_t odd = wasm_i16x8_make(0, 1, 0, 1, 0, 1, 0, 1);
+#pragma GCC unroll 2
+    for (int j = 0; j < VALUES_NB; j++)
+        if (j < nb) {
+            const v128_t v16 = wasm_i16x8_load8x8(v + 8 * j);
+            const v128_t e = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(v16, even));
+            const v128_t o = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(v16, odd));
+            acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(a, e));
+            acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(a, o));
+        }
+}
+
+/* out[0 .. 8*nb) over all values, nb <= VALUES_NB, in the reference's four
+ * partial sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a
+ * constant after inlining; the loops run to constant bounds and test j < nb
+ * so that the compiler unrolls them and keeps acc in locals. */
 INLINE void values_block(float *out, const float *weights, const int8_t *values,
                          const float *value_scales, int n_values, int value_stride, int nb)
 {
-    v128_t acc[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++)
-        acc[j] = wasm_f32x4_splat(0.0f);
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const v128_t a = wasm_f32x4_splat(weights[t] * value_scales[t]);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            if (j < nb) {
-                const v128_t v16 = wasm_i16x8_load8x8(v + 8 * j);
-                const v128_t lo = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v16));
-                const v128_t hi = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v16));
-                acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(a, lo));
-                acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(a, hi));
-            }
+    v128_t acc[4][2 * VALUES_NB];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 2 * VALUES_NB; j++)
+            acc[k][j] = wasm_f32x4_splat(0.0f);
+    int t = 0;
+    for (; t + 4 <= n_values; t += 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            values_add(acc[k], wasm_f32x4_splat(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, nb);
     }
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++)
-        if (j < 2 * nb)
-            wasm_v128_store(out + 4 * j, acc[j]);
+    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++)
+        if (k < left)
+            values_add(acc[k], wasm_f32x4_splat(weights[t + k] * value_scales[t + k]),
+                       values + (size_t)(t + k) * value_stride, nb);
+#pragma GCC unroll 2
+    for (int j = 0; j < VALUES_NB; j++)
+        if (j < nb) {
+            v128_t sum[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+                sum[h] = wasm_f32x4_add(wasm_f32x4_add(acc[0][2 * j + h], acc[1][2 * j + h]),
+                                        wasm_f32x4_add(acc[2][2 * j + h], acc[3][2 * j + h]));
+            /* even and odd columns back in order */
+            wasm_v128_store(out + 8 * j, wasm_i32x4_shuffle(sum[0], sum[1], 0, 4, 1, 5));
+            wasm_v128_store(out + 8 * j + 4, wasm_i32x4_shuffle(sum[0], sum[1], 2, 6, 3, 7));
+        }
 }
 
-/* The last head_dim % 8 outputs, one at a time. */
+/* The last head_dim % 8 outputs (n < 8), one at a time. */
 static void values_tail(float *out, const float *weights, const int8_t *values,
                         const float *value_scales, int n_values, int value_stride, int n)
 {
-    for (int i = 0; i < n; i++)
-        out[i] = 0.0f;
+    float part[4][8];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < n; i++)
+            part[k][i] = 0.0f;
     for (int t = 0; t < n_values; t++) {
         const int8_t *v = values + (size_t)t * value_stride;
         const float a = weights[t] * value_scales[t];
-        for (int i = 0; i < n; i++) {
-            const float p = a * (float)v[i];
-            out[i] = out[i] + p;
-        }
+        float *p = part[t % 4];
+        for (int i = 0; i < n; i++)
+            p[i] = p[i] + a * (float)v[i];
     }
+    for (int i = 0; i < n; i++)
+        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
 }
 
 static void attention_values_q8(float *out, const float *weights, const int8_t *values,
@@ -258,19 +309,13 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
 {
     int i = 0;
     while (head_dim - i >= 8) {
-        const int nb = min_int(8, (head_dim - i) / 8);
+        const int nb = min_int(VALUES_NB, (head_dim - i) / 8);
         float *o = out + i;
         const int8_t *v = values + i;
-        switch (nb) {
-        case 1: values_block(o, weights, v, value_scales, n_values, value_stride, 1); break;
-        case 2: values_block(o, weights, v, value_scales, n_values, value_stride, 2); break;
-        case 3: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
-        case 4: values_block(o, weights, v, value_scales, n_values, value_stride, 4); break;
-        case 5: values_block(o, weights, v, value_scales, n_values, value_stride, 5); break;
-        case 6: values_block(o, weights, v, value_scales, n_values, value_stride, 6); break;
-        case 7: values_block(o, weights, v, value_scales, n_values, value_stride, 7); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, 8); break;
-        }
+        if (nb == 1)
+            values_block(o, weights, v, value_scales, n_values, value_stride, 1);
+        else
+            values_block(o, weights, v, value_scales, n_values, value_stride, VALUES_NB);
         i += 8 * nb;
     }
     if (i < head_dim)
@@ -278,11 +323,95 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
                     head_dim - i);
 }
 
+/* ---- softmax ---- */
+
+/* ttc_expf (ttc_math.h) on 4 lanes, with exactly its steps: its branches
+ * become selects, its rounding the same magic-number add and subtract. */
+INLINE v128_t exp4(v128_t x)
+{
+    const v128_t zero = wasm_f32x4_lt(x, wasm_f32x4_splat(TTC_EXP_LOWEST));
+    x = wasm_f32x4_pmin(x, wasm_f32x4_splat(TTC_EXP_HIGHEST)); /* x > 88 ? 88 : x */
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    const v128_t n = wasm_f32x4_sub(
+        wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(TTC_EXP_LOG2E)), magic), magic);
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_HI)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_LO)));
+    v128_t p = wasm_f32x4_splat(TTC_EXP_C6);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C5));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C4));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C3));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    const v128_t bits = wasm_i32x4_shl(
+        wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_andnot(wasm_f32x4_mul(p, bits), zero);
+}
+
+/* The reference's 8 lane sums are two registers: lanes 0-3 in acc0, 4-7 in
+ * acc1, each adding x[i] for its i % 8 in increasing i. */
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    int i = 0;
+    if (n >= 8) {
+        v128_t m0 = wasm_v128_load(x), m1 = wasm_v128_load(x + 4);
+        for (i = 8; i + 8 <= n; i += 8) {
+            m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + i));
+            m1 = wasm_f32x4_pmax(m1, wasm_v128_load(x + i + 4));
+        }
+        float lanes[4];
+        wasm_v128_store(lanes, wasm_f32x4_pmax(m0, m1));
+        for (int j = 0; j < 4; j++)
+            max = lanes[j] > max ? lanes[j] : max;
+    }
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+
+    const v128_t mv = wasm_f32x4_splat(max);
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = wasm_f32x4_splat(0.0f);
+    for (i = 0; i + 8 <= n; i += 8) {
+        const v128_t e0 = exp4(wasm_f32x4_sub(wasm_v128_load(x + i), mv));
+        const v128_t e1 = exp4(wasm_f32x4_sub(wasm_v128_load(x + i + 4), mv));
+        wasm_v128_store(x + i, e0);
+        wasm_v128_store(x + i + 4, e1);
+        acc0 = wasm_f32x4_add(acc0, e0);
+        acc1 = wasm_f32x4_add(acc1, e1);
+    }
+    if (i < n) {
+        /* The last n - i < 8 values; lanes past the end get -inf - max, whose
+         * exponential 0 leaves their sums as they are. */
+        float last[8];
+        for (int j = 0; j < 8; j++)
+            last[j] = i + j < n ? x[i + j] - max : -__builtin_inff();
+        const v128_t e0 = exp4(wasm_v128_load(last));
+        const v128_t e1 = exp4(wasm_v128_load(last + 4));
+        wasm_v128_store(last, e0);
+        wasm_v128_store(last + 4, e1);
+        copy_floats(x + i, last, n - i);
+        acc0 = wasm_f32x4_add(acc0, e0);
+        acc1 = wasm_f32x4_add(acc1, e1);
+    }
+    float lane[8];
+    wasm_v128_store(lane, acc0);
+    wasm_v128_store(lane + 4, acc1);
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inverse = 1.0f / sum;
+
+    const v128_t iv = wasm_f32x4_splat(inverse);
+    for (i = 0; i + 4 <= n; i += 4)
+        wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), iv));
+    for (; i < n; i++)
+        x[i] = x[i] * inverse;
+}
+
 static const ttc_kernels kernels_wasm = {
     .name = "wasm",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
+    .softmax = softmax,
 };
 
 const ttc_kernels *ttc_kernels_wasm(void)

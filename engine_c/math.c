@@ -1,36 +1,9 @@
-/* Deterministic math. The engine computes its own exponentials, logarithms and
- * sines from IEEE additions and multiplications only, so that native builds
- * (whatever their libm) and WebAssembly give bit-identical results. */
+/* Deterministic double math for tables built once (RoPE frequencies and
+ * angles): the engine computes its own exponentials, logarithms and sines from
+ * IEEE additions and multiplications only, so that native builds (whatever
+ * their libm) and WebAssembly give bit-identical results. The float functions
+ * of the hot path are in ttc_math.h. */
 #include "internal.h"
-
-static float float_from_bits(uint32_t bits)
-{
-    float f;
-    ttc_memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-float ttc_round_even(float x)
-{
-    /* Adding and removing 1.5 * 2^23 rounds to an integer, ties to even. */
-    const float magic = 12582912.0f;
-    return (x + magic) - magic;
-}
-
-float ttc_expf(float x)
-{
-    if (x < -87.0f)
-        return 0.0f;
-    if (x > 88.0f)
-        x = 88.0f;
-    /* e^x = 2^n * e^r with |r| <= ln2/2; ln 2 split in two for exactness. */
-    float n = ttc_round_even(x * 1.44269504f);
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
-                     r * (0.00833333377f + r * 0.00138888892f)))));
-    return p * float_from_bits((uint32_t)((int32_t)n + 127) << 23);
-}
 
 static double double_from_bits(uint64_t bits)
 {

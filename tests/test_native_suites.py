@@ -28,3 +28,28 @@ def test_engine_under_address_and_undefined_behaviour_sanitizers(tiny_model_path
 def test_webassembly_simd128_kernels_under_node() -> None:
     output = run(["node", "--test", "tests/node/"])
     assert "# fail 0" in output and "# pass 0" not in output
+
+
+def test_neon_kernels_compile_for_arm(tmp_path: Path) -> None:
+    """No Arm machine here: compile the NEON kernels for aarch64 (with and without
+    the dot-product extension) so they at least build warning-free."""
+    for march in ("armv8-a", "armv8.2-a+dotprod"):
+        for source in ("kernels_neon.c", "kernels_generic.c", "kernels_select.c"):
+            run(
+                [
+                    "clang",
+                    "--target=aarch64-linux-gnu",
+                    f"-march={march}",
+                    "-ffreestanding",
+                    "-std=c11",
+                    "-O2",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-ffp-contract=off",
+                    "-c",
+                    str(ENGINE / source),
+                    "-o",
+                    str(tmp_path / f"{source}.o"),
+                ]
+            )

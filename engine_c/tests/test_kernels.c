@@ -1,16 +1,20 @@
 /* Every fast kernel set this machine supports must give exactly the generic
  * (reference) kernels' results: the float outputs are compared bit for bit
  * with memcmp on many random shapes, and every output element beyond the
- * requested ones must be left untouched.
+ * requested ones must be left untouched. The generic attention_values_q8 is
+ * also checked against a literal transcription of its definition, and
+ * ttc_expf (which softmax is built on) against exp().
  *
  * Run with `make -C engine_c test-kernels` (or test-kernels-sanitize).
  * An optional argument sets the random seed. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "ttc_math.h"
 
 /* ---- deterministic random numbers (splitmix64) ---- */
 
@@ -254,6 +258,120 @@ static void case_values(int n_values, int head_dim)
     free(value_scales);
 }
 
+/* The definition of attention_values_q8 (kernels.h), transcribed literally
+ * with all four partial sums of every output at once: the generic kernel,
+ * which takes the outputs in blocks, must give exactly this. */
+static void values_by_definition(float *out, const float *weights, const int8_t *values,
+                                 const float *value_scales, int n_values, int head_dim,
+                                 int value_stride)
+{
+    float *part = new_floats((size_t)4 * head_dim);
+    for (int i = 0; i < 4 * head_dim; i++)
+        part[i] = 0.0f;
+    for (int t = 0; t < n_values; t++) {
+        const int8_t *v = values + (size_t)t * value_stride;
+        float *p = part + (size_t)(t % 4) * head_dim;
+        for (int i = 0; i < head_dim; i++)
+            p[i] = p[i] + (weights[t] * value_scales[t]) * (float)v[i];
+    }
+    for (int i = 0; i < head_dim; i++)
+        out[i] = (part[i] + part[head_dim + i]) + (part[2 * head_dim + i] + part[3 * head_dim + i]);
+    free(part);
+}
+
+static int definition_failures;
+
+static void case_values_definition(int n_values, int head_dim)
+{
+    const int stride = rand_stride(head_dim);
+    i8_buffer values = new_i8((size_t)(n_values - 1) * stride + head_dim, 0);
+    float *weights = new_floats((size_t)n_values);
+    float *value_scales = new_floats((size_t)n_values);
+    fill_scales(weights, (size_t)n_values, -14, 3, 1);
+    fill_scales(value_scales, (size_t)n_values, -12, 0, 1);
+    float *want = new_output((size_t)head_dim);
+    float *got = new_output((size_t)head_dim);
+    values_by_definition(want, weights, values.p, value_scales, n_values, head_dim, stride);
+    ttc_kernels_generic.attention_values_q8(got, weights, values.p, value_scales, n_values,
+                                            head_dim, stride);
+    if (memcmp(want, got, (size_t)head_dim * sizeof *got) != 0 ||
+        !guard_intact(got, (size_t)head_dim)) {
+        if (++definition_failures <= 5)
+            printf("FAIL generic attention_values_q8 n_values=%d head_dim=%d differs from "
+                   "its definition\n", n_values, head_dim);
+    }
+    free(want);
+    free(got);
+    free(values.block);
+    free(weights);
+    free(value_scales);
+}
+
+/* Softmax inputs in one of several styles: scattered over [-200, 50] (so
+ * that many x - max fall below -87 and give 0), scores-like in [-8, 8], all
+ * equal, zeros of both signs with values near max - 87, or one large value
+ * among small ones. */
+static void fill_softmax(float *x, int n, int style)
+{
+    const float equal = (float)rand_int(-3000, 3000) / 16.0f;
+    for (int i = 0; i < n; i++) {
+        float v;
+        switch (style) {
+        case 0:
+            v = -200.0f + 250.0f * (float)(next_u64() >> 40) / (float)(1 << 24);
+            break;
+        case 1:
+            v = -8.0f + 16.0f * (float)(next_u64() >> 40) / (float)(1 << 24);
+            break;
+        case 2:
+            v = equal;
+            break;
+        case 3: {
+            /* max is 0 (of either sign); -87 and its neighbours are the edge
+             * of ttc_expf's zero branch */
+            static const float edge[] = {0.0f, -0.0f, -87.0f, -87.000008f, -86.999992f,
+                                         -86.5f, -87.5f, -1e-30f, -1.0f};
+            v = edge[rand_int(0, (int)(sizeof edge / sizeof *edge) - 1)];
+            break;
+        }
+        default:
+            v = rand_int(0, 50) == 0 ? 40.0f : rand_float(-20, 2, 1);
+            break;
+        }
+        x[i] = v;
+    }
+}
+
+static void case_softmax(int n, int style)
+{
+    float *input = new_floats((size_t)n);
+    fill_softmax(input, n, style);
+    float *want = new_output((size_t)n);
+    memcpy(want, input, (size_t)n * sizeof *input);
+    ttc_kernels_generic.softmax(want, n);
+    char shape[64];
+    snprintf(shape, sizeof shape, "n=%d style=%d", n, style);
+    for (int s = 0; s < n_sets; s++) {
+        /* In place: either with guard elements after the n values, or (for
+         * AddressSanitizer) in a buffer of exactly n. */
+        float *got = new_output((size_t)n);
+        if (rand_int(0, 1) == 0) {
+            memcpy(got, input, (size_t)n * sizeof *input);
+            sets[s].k->softmax(got, n);
+        } else {
+            float *exact = new_floats((size_t)n);
+            memcpy(exact, input, (size_t)n * sizeof *input);
+            sets[s].k->softmax(exact, n);
+            memcpy(got, exact, (size_t)n * sizeof *exact);
+            free(exact);
+        }
+        check(&sets[s], "softmax", shape, want, got, (size_t)n);
+        free(got);
+    }
+    free(want);
+    free(input);
+}
+
 /* ---- the shapes ---- */
 
 static void run_matmul_cases(void)
@@ -291,6 +409,91 @@ static void run_attention_cases(void)
         case_scores(rand_int(1, 300), rand_int(1, 160));
         case_values(rand_int(1, 300), rand_int(1, 160));
     }
+}
+
+static void run_values_definition_cases(void)
+{
+    static const int head_dims[] = {1, 7, 8, 48, 63, 64, 65, 127, 128, 129, 160};
+    static const int lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 300};
+    for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
+        for (size_t n = 0; n < sizeof lengths / sizeof *lengths; n++)
+            case_values_definition(lengths[n], head_dims[h]);
+    printf("generic attention_values_q8 against its definition: %s\n",
+           definition_failures ? "FAILED" : "ok");
+}
+
+static void run_softmax_cases(void)
+{
+    for (int n = 1; n <= 300; n++)
+        for (int style = 0; style < 5; style++)
+            case_softmax(n, style);
+    static const int larger[] = {511, 512, 513, 1000, 1500, 1501, 2048, 4096, 5003};
+    for (size_t i = 0; i < sizeof larger / sizeof *larger; i++)
+        for (int style = 0; style < 5; style++)
+            case_softmax(larger[i], style);
+    for (int i = 0; i < 50; i++)
+        case_softmax(rand_int(1, 3000), rand_int(0, 4));
+}
+
+/* ttc_expf within 3e-7 relative error of exp() over [-87, 88]: every 331st
+ * float of either sign (all exponents, many mantissas), the edges, and a
+ * uniform grid. Returns the number of failures. */
+static int check_expf(void)
+{
+    const double limit = 3e-7;
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    long checked = 0;
+    int failed = 0;
+    uint32_t top_bits[2];
+    const float top[2] = {TTC_EXP_HIGHEST, -TTC_EXP_LOWEST};
+    memcpy(&top_bits[0], &top[0], sizeof top_bits[0]);
+    memcpy(&top_bits[1], &top[1], sizeof top_bits[1]);
+    for (int side = 0; side < 2; side++) {
+        const uint32_t sign = side ? 0x80000000u : 0;
+        for (uint32_t b = 0;; b += 331) {
+            const int last = b >= top_bits[side];
+            const uint32_t bits = sign | (last ? top_bits[side] : b);
+            float x;
+            memcpy(&x, &bits, sizeof x);
+            const double want = exp((double)x);
+            const double error = fabs((double)ttc_expf(x) - want) / want;
+            checked++;
+            if (error > worst) {
+                worst = error;
+                worst_x = x;
+            }
+            if (error > limit && ++failed <= 5)
+                printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n",
+                       (double)x, (double)ttc_expf(x), want, error);
+            if (last)
+                break;
+        }
+    }
+    for (int i = 0; i <= 1750000; i++) {
+        const float x = -87.0f + (float)i * 1e-4f;
+        if (x > 88.0f)
+            break;
+        const double want = exp((double)x);
+        const double error = fabs((double)ttc_expf(x) - want) / want;
+        checked++;
+        if (error > worst) {
+            worst = error;
+            worst_x = x;
+        }
+        if (error > limit && ++failed <= 5)
+            printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n", (double)x,
+                   (double)ttc_expf(x), want, error);
+    }
+    if (ttc_expf(-87.000008f) != 0.0f || ttc_expf(-1000.0f) != 0.0f ||
+        ttc_expf(100.0f) != ttc_expf(88.0f)) {
+        printf("FAIL ttc_expf: 0 below -87 and clamped above 88\n");
+        failed++;
+    }
+    printf("ttc_expf: %ld values in [-87, 88], worst relative error %.3g at %.9g "
+           "(limit %.0e): %s\n",
+           checked, worst, (double)worst_x, limit, failed ? "FAILED" : "ok");
+    return failed;
 }
 
 /* The selection functions: names, fallbacks and the best set. */
@@ -344,9 +547,13 @@ int main(int argc, char **argv)
     }
 
     int failed = check_selection();
+    failed += check_expf();
     int passed = failed == 0;
     run_matmul_cases();
     run_attention_cases();
+    run_values_definition_cases();
+    failed += definition_failures;
+    run_softmax_cases();
 
     for (int s = 0; s < n_sets; s++) {
         printf("%s: %d passed, %d failed\n", sets[s].name, sets[s].passed, sets[s].failed);

@@ -101,3 +101,12 @@ int attention_values_q8(int set, float *out, const float *weights, const int8_t 
                            value_stride);
     return 0;
 }
+
+EXPORT("softmax") int softmax(int set, float *x, int n)
+{
+    const ttc_kernels *k = kernel_set(set);
+    if (k == NULL)
+        return -1;
+    k->softmax(x, n);
+    return 0;
+}

@@ -1,7 +1,8 @@
 // The WebAssembly SIMD128 kernels must give exactly the generic (scalar)
 // kernels' results, compiled into the same wasm module: float outputs are
-// compared bit for bit on random shapes, and the generic matmul is checked
-// once against a JavaScript transcription of its definition.
+// compared bit for bit on random shapes, and the generic matmul_q8,
+// attention_values_q8 and softmax are checked against JavaScript
+// transcriptions of their definitions (kernels.h).
 //
 // Run: node --test tests/node/
 // The test builds its module first with `make -C engine_c wasm-kernels-test`,
@@ -188,6 +189,92 @@ function valuesCase(rand, nValues, headDim, atEnd = false) {
   const what =
     `attention_values_q8 n_values=${nValues} head_dim=${headDim} value_stride=${valueStride}`;
   assertSame(outputBits(outs[GENERIC], headDim), outputBits(outs[SIMD], headDim), what);
+  const out = new Float32Array(outputBits(outs[GENERIC], headDim).buffer, 0, headDim);
+  return { weights, values, valueScales, valueStride, out };
+}
+
+// Softmax inputs in one of several styles: scattered over [-200, 50] (many
+// x - max below -87, whose exponential is 0), scores-like in [-8, 8], all
+// equal, zeros of both signs among values at the edge of the zero branch
+// (max - 87 and its neighbours), or one large value among small ones.
+const SOFTMAX_STYLES = 5;
+const SOFTMAX_EDGES = [0, -0, -87, -87.000008, -86.999992, -86.5, -87.5, -1e-30, -1];
+
+function softmaxInput(rand, n, style) {
+  const x = new Float32Array(n);
+  const equal = int(rand, -3000, 3000) / 16;
+  for (let i = 0; i < n; i++) {
+    if (style === 0) x[i] = -200 + 250 * rand();
+    else if (style === 1) x[i] = -8 + 16 * rand();
+    else if (style === 2) x[i] = equal;
+    else if (style === 3) x[i] = SOFTMAX_EDGES[int(rand, 0, SOFTMAX_EDGES.length - 1)];
+    else x[i] = rand() < 0.02 ? 40 : randFloat(rand, -20, 2, true);
+  }
+  return x;
+}
+
+// Runs softmax in place with each set; returns the output bits of the generic
+// set. `atEnd` places the values last in memory (then no guard is checked).
+function softmaxCase(rand, n, style, atEnd = false) {
+  const input = softmaxInput(rand, n, style);
+  const results = [];
+  for (const set of [GENERIC, SIMD]) {
+    wasm.heap_reset();
+    let p;
+    if (atEnd) {
+      p = putAtEnd(input);
+    } else {
+      const buffer = new Float32Array(n + GUARD);
+      buffer.set(input);
+      new Uint32Array(buffer.buffer).fill(MARKER, n);
+      p = put(buffer);
+    }
+    assert.equal(wasm.softmax(set, p, n), 0);
+    const got = new Uint32Array(n + GUARD).fill(MARKER);
+    got.set(new Uint32Array(wasm.memory.buffer, p, atEnd ? n : n + GUARD));
+    results.push(got);
+  }
+  assertSame(results[GENERIC], results[SIMD], `softmax n=${n} style=${style}`);
+  return { input, out: new Float32Array(results[GENERIC].buffer, 0, n) };
+}
+
+// ---- the definitions, transcribed (every float32 operation rounds once) ----
+
+const f = Math.fround;
+
+// ttc_expf (ttc_math.h), step by step.
+function ttcExpf(x) {
+  if (x < -87) return 0;
+  if (x > 88) x = 88;
+  const magic = 12582912;
+  const n = f(f(f(x * f(1.44269504)) + magic) - magic);
+  let r = f(x - f(n * f(0.693359375)));
+  r = f(r - f(n * f(-2.1219444e-4)));
+  let p = f(0.00138888892);
+  for (const c of [0.00833333377, 0.0416666679, 0.166666672, 0.5, 1, 1]) p = f(f(p * r) + f(c));
+  return f(p * 2 ** n); // 2^n exactly, as its exponent bits
+}
+
+function softmaxByDefinition(x) {
+  let max = x[0];
+  for (let i = 1; i < x.length; i++) max = x[i] > max ? x[i] : max;
+  const e = Array.from(x, (v) => ttcExpf(f(v - max)));
+  const lane = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < e.length; i++) lane[i % 8] = f(lane[i % 8] + e[i]);
+  const sum = f(f(f(lane[0] + lane[1]) + f(lane[2] + lane[3])) +
+    f(f(lane[4] + lane[5]) + f(lane[6] + lane[7])));
+  const inverse = f(1 / sum);
+  return e.map((v) => f(v * inverse));
+}
+
+function valuesByDefinition(weights, values, valueScales, nValues, headDim, valueStride) {
+  const part = [0, 1, 2, 3].map(() => new Array(headDim).fill(0));
+  for (let t = 0; t < nValues; t++) {
+    const a = f(weights[t] * valueScales[t]);
+    const p = part[t % 4];
+    for (let i = 0; i < headDim; i++) p[i] = f(p[i] + f(a * values[t * valueStride + i]));
+  }
+  return part[0].map((_, i) => f(f(part[0][i] + part[1][i]) + f(part[2][i] + part[3][i])));
 }
 
 // ---- the tests ----
@@ -231,7 +318,17 @@ test('attention kernels: SIMD128 equals generic bit for bit', () => {
   }
 });
 
-test('no kernel reads past the end of its int8 inputs', () => {
+test('softmax: SIMD128 equals generic bit for bit', () => {
+  const rand = rng(5);
+  for (let n = 1; n <= 300; n++) {
+    for (let style = 0; style < SOFTMAX_STYLES; style++) softmaxCase(rand, n, style);
+  }
+  for (const n of [511, 512, 513, 1000, 1500, 1501, 2048, 4096, 5003]) {
+    for (let style = 0; style < SOFTMAX_STYLES; style++) softmaxCase(rand, n, style);
+  }
+});
+
+test('no kernel reads past the end of its inputs', () => {
   // With the input last in memory, any read beyond it traps.
   const rand = rng(3);
   for (const rows of [1, 7, 8, 9]) matmulCase(rand, 3, rows, 96, 32, true);
@@ -239,6 +336,37 @@ test('no kernel reads past the end of its int8 inputs', () => {
     for (const n of [1, 7, 8, 9]) {
       scoresCase(rand, n, headDim, true);
       valuesCase(rand, n, headDim, true);
+    }
+  }
+  for (let n = 1; n <= 17; n++) softmaxCase(rand, n, n % SOFTMAX_STYLES, true);
+});
+
+test('generic softmax matches its definition, transcribed to JavaScript', () => {
+  const rand = rng(6);
+  const lengths = Array.from({ length: 40 }, (_, i) => i + 1).concat([100, 300, 1000, 1500, 4096]);
+  for (const n of lengths) {
+    for (let style = 0; style < SOFTMAX_STYLES; style++) {
+      const { input, out } = softmaxCase(rand, n, style);
+      const want = softmaxByDefinition(input);
+      for (let i = 0; i < n; i++) {
+        assert.ok(Object.is(out[i], want[i]),
+          `softmax n=${n} style=${style}: x[${i}] = ${out[i]}, want ${want[i]}`);
+      }
+    }
+  }
+});
+
+test('generic attention_values_q8 matches its definition, transcribed to JavaScript', () => {
+  const rand = rng(7);
+  for (const headDim of [1, 8, 48, 65, 130]) {
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 9, 300]) {
+      const { weights, values, valueScales, valueStride, out } = valuesCase(rand, n, headDim);
+      const want = valuesByDefinition(weights, values, valueScales, n, headDim, valueStride);
+      for (let i = 0; i < headDim; i++) {
+        assert.ok(Object.is(out[i], want[i]),
+          `attention_values_q8 n_values=${n} head_dim=${headDim}: out[${i}] = ${out[i]}, ` +
+            `want ${want[i]}`);
+      }
     }
   }
 });

@@ -1,0 +1,98 @@
+"""Decoding and its stop rules, on scripted models whose greedy choices are known."""
+
+from pathlib import Path
+
+import pytest
+
+from server.engine import Model
+from tests.scripted_model import export_scripted
+
+
+def scripted(tmp_path: Path, successors: dict[str, str], probability: float = 0.999) -> Model:
+    return Model.load(export_scripted(tmp_path / "scripted.ttc", successors, probability))
+
+
+def test_follows_the_script_up_to_max_chars(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": "b", "b": "a"})
+    assert model.session().complete("Q", max_chars=5) == "ababa"
+
+
+def test_confidence_floor_is_cumulative(tmp_path: Path) -> None:
+    # Each step is 80% likely: 0.8, 0.64, 0.512 stay above 0.5; 0.41 does not.
+    model = scripted(tmp_path, {"Q": "a", "a": "b", "b": "a"}, probability=0.8)
+    session = model.session()
+    assert session.complete("Q", min_confidence=0.5) == "aba"
+    assert session.complete("Q", min_confidence=0.7) == "a"
+    assert session.complete("Q", min_confidence=0.9) == ""
+    assert session.complete("Q", min_confidence=0.0, max_chars=7) == "abababa"
+
+
+@pytest.mark.parametrize("stop", ["<EOS>", "<END>"])
+def test_end_tokens_stop(tmp_path: Path, stop: str) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": "b", "b": stop})
+    assert model.session().complete("Q") == "ab"
+    assert model.session().complete("Q", "suffix") == "ab"
+
+
+def test_single_line_stops_at_the_newline(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": "\n", "\n": "b", "b": "\n"})
+    assert model.session().complete("Q") == "a"
+    assert model.session().complete("Q", multiline=True, max_chars=6) == "a\nb\nb"
+
+
+def test_multiline_stops_at_a_less_indented_line(tmp_path: Path) -> None:
+    # Q -> "a", then lines indented by one space: " b".
+    model = scripted(tmp_path, {"Q": "a", "a": "\n", "\n": " ", " ": "b", "b": "\n"})
+    session = model.session()
+    assert session.complete("Q", multiline=True, max_chars=8) == "a\n b\n b"
+    # The cursor's line is indented by 4: a line indented by 1 ends the block.
+    assert session.complete("    Q", multiline=True, max_chars=8) == "a"
+
+
+def test_multiline_block_from_a_blank_line(tmp_path: Path) -> None:
+    # On a blank line the first suggested line sets the block's indentation.
+    model = scripted(tmp_path, {"\t": "x", "x": "\n", "\n": "y", "y": "\n"})
+    session = model.session()
+    # "\tx" sets the block at one tab; "y" at column 0 ends it.
+    assert session.complete("def f():\n\t", multiline=True, max_chars=12) == "x"
+    # From an empty line, "y" at column 0 sets the block: every "y" line is inside.
+    assert session.complete("def f():\n", multiline=True, max_chars=5) == "y\ny\ny"
+
+
+def test_multiline_stops_before_a_bracket_closed_from_outside(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "(", "(": "a", "a": ")", ")": "b", "b": "}", "}": "c"})
+    # "(a)" is balanced; "}" closes a block opened before the cursor.
+    assert model.session().complete("Q", multiline=True) == "(a)b"
+    # Single-line mode has no block rule; after "c" nothing is scripted: all logits
+    # tie and the first allowed token, EOS, ends it.
+    assert model.session().complete("Q", multiline=False) == "(a)b}c"
+
+
+def test_trailing_whitespace_is_trimmed(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": " ", " ": "\t", "\t": "<EOS>"})
+    assert model.session().complete("Q") == "a"
+
+
+def test_repeating_the_text_after_the_cursor_is_dropped(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": ")", ")": "<END>"})
+    session = model.session()
+    assert session.complete("Q", ")\nmore") == ""
+    assert session.complete("Q", "]\nmore") == ")"
+
+
+def test_never_suggests_unk_pad_or_sentinels(tmp_path: Path) -> None:
+    # Q's likeliest successor is UNK (\x01): decoding takes the best allowed token.
+    model = scripted(tmp_path, {"Q": "\x01", "\x01": "a"})
+    text = model.session().complete("Q", min_confidence=0.0, max_chars=4)
+    assert "\x01" not in text
+    assert all(c in "\t\n" or " " <= c <= "~" for c in text)
+
+
+def test_typing_the_suggestion_costs_nothing(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": "b", "b": "c", "c": "d", "d": "<EOS>"})
+    session = model.session()
+    assert session.complete("x = Q") == "abcd"
+    before = session.forwarded_tokens
+    for k in range(1, 5):
+        assert session.complete("x = Q" + "abcd"[:k]) == "abcd"[k:]
+    assert session.forwarded_tokens == before
