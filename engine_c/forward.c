@@ -20,9 +20,9 @@ static void quantize_rows(ttc_session *s, const float *in, int n, int cols)
 {
     const int group_size = s->model->info.group_size;
     for (int t = 0; t < n; t++)
-        ttc_quantize_q8(s->scratch.xq + (size_t)t * cols,
-                        s->scratch.xs + (size_t)t * (cols / group_size), in + (size_t)t * cols,
-                        cols, group_size);
+        s->kernels->quantize_q8(s->scratch.xq + (size_t)t * cols,
+                                s->scratch.xs + (size_t)t * (cols / group_size),
+                                in + (size_t)t * cols, cols, group_size);
 }
 
 /* out (n x m.rows) = the quantised rows (n x m.cols) times m transposed. */
@@ -72,10 +72,10 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
     }
     for (int h = 0; h < m->info.n_kv_heads; h++) {
         const size_t scale = ((size_t)layer * m->info.n_kv_heads + h) * window + pos;
-        ttc_quantize_q8(c->keys_q8 + row + h * head_dim, c->key_scales + scale,
-                        k + h * head_dim, head_dim, head_dim);
-        ttc_quantize_q8(c->values_q8 + row + h * head_dim, c->value_scales + scale,
-                        v + h * head_dim, head_dim, head_dim);
+        s->kernels->quantize_q8(c->keys_q8 + row + h * head_dim, c->key_scales + scale,
+                                k + h * head_dim, head_dim, head_dim);
+        s->kernels->quantize_q8(c->values_q8 + row + h * head_dim, c->value_scales + scale,
+                                v + h * head_dim, head_dim, head_dim);
     }
 }
 
@@ -89,7 +89,7 @@ static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int
     const size_t base = (size_t)layer * window * kv_dim + (size_t)kv_head * head_dim;
     const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
     float q_scale;
-    ttc_quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
+    s->kernels->quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
     /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
     q_scale *= 1.0f / __builtin_sqrtf((float)head_dim);
     float *scores = s->scratch.scores;

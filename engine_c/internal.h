@@ -110,9 +110,6 @@ double ttc_exp(double x);
 double ttc_log(double x);      /* x > 0 */
 void ttc_sincos(double x, double *sin_out, double *cos_out);
 
-/* Quantise n floats in groups: scale = max|x| / 127, q = round_even(x / scale). */
-void ttc_quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size);
-
 /* text.c: UTF-8 text to tokens, at most capacity of them (never more than
  * length are needed). Returns how many were written. */
 size_t ttc_text_to_tokens(const char *text, size_t length, int *tokens, size_t capacity);

@@ -62,6 +62,21 @@ typedef struct ttc_kernels {
      *   inverse = 1.0f / sum; x[i] = x[i] * inverse
      * Fast kernels compute ttc_expf lane by lane with exactly its steps. */
     void (*softmax)(float *x, int n);
+
+    /* Activation quantisation, group by group (n is a multiple of group_size,
+     * group_size any size >= 1): for group g of x,
+     *   max_abs = the largest |x[i]| (0 for a group of zeros; any order gives the same)
+     *   inverse = max_abs > 0 ? 127.0f / max_abs : 0.0f
+     *   scales[g] = max_abs / 127.0f
+     *   q[i] = (int8_t)ttc_round_even(x[i] * inverse)       (ttc_math.h)
+     * x must be finite, and each group's max_abs 0 or at least 2^-121 (so that
+     * inverse is finite); q then lies in [-127, 127]. Fast kernels compute
+     * inverse and scales[g] with the same scalar divisions, then the multiply
+     * and the rounding's magic add lane by lane; they may subtract the magic
+     * number on the bits, as integers: the sum lies in [2^23, 2^24), where
+     * floats are the integers in order, so its bits minus the magic number's
+     * are exactly the rounded value. */
+    void (*quantize_q8)(int8_t *q, float *scales, const float *x, int n, int group_size);
 } ttc_kernels;
 
 /* The reference kernels, always available. */

@@ -443,12 +443,92 @@ static TARGET void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- quantize_q8 ---- */
+
+/* The largest |x[i]| of a group of n >= 1 values; lanes past the end load 0. */
+static TARGET float group_max_abs(const float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m0);
+        m1 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i + 8)), m1);
+    }
+    for (; i < n; i += 8)
+        m0 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_maskload_ps(x + i, first_lanes(n - i))),
+                           m0);
+    m0 = _mm256_max_ps(m0, m1);
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* ttc_round_even(x * inverse) on 8 lanes, as int32 (kernels.h: the magic
+ * number's subtraction done on the bits). */
+INLINE __m256i quantize8(__m256 x, __m256 inverse)
+{
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(TTC_ROUND_MAGIC));
+    const __m256 r = _mm256_add_ps(_mm256_mul_ps(x, inverse), _mm256_castsi256_ps(magic));
+    return _mm256_sub_epi32(_mm256_castps_si256(r), magic);
+}
+
+/* The same for the 8 values at x. */
+INLINE __m256i quantize8_at(const float *x, __m256 inverse)
+{
+    return quantize8(_mm256_loadu_ps(x), inverse);
+}
+
+/* 8 int32 lanes in [-127, 127] as 8 bytes, in the low half of the result. */
+INLINE __m128i narrow8(__m256i v)
+{
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return _mm_packs_epi16(w, w);
+}
+
+static TARGET void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        const float *xg = x + (size_t)g * group_size;
+        int8_t *qg = q + (size_t)g * group_size;
+        const float max_abs = group_max_abs(xg, group_size);
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+
+        const __m256 iv = _mm256_set1_ps(inverse);
+        int i = 0;
+        for (; i + 32 <= group_size; i += 32) {
+            const __m256i a =
+                _mm256_packs_epi32(quantize8_at(xg + i, iv), quantize8_at(xg + i + 8, iv));
+            const __m256i b =
+                _mm256_packs_epi32(quantize8_at(xg + i + 16, iv), quantize8_at(xg + i + 24, iv));
+            /* The packs work within 128-bit halves, leaving runs of 4 bytes in
+             * the order 0, 2, 4, 6, 1, 3, 5, 7. */
+            const __m256i bytes = _mm256_permutevar8x32_epi32(
+                _mm256_packs_epi16(a, b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(qg + i), bytes);
+        }
+        for (; i + 8 <= group_size; i += 8)
+            _mm_storel_epi64((__m128i *)(void *)(qg + i), narrow8(quantize8_at(xg + i, iv)));
+        if (i < group_size) {
+            const int left = group_size - i;
+            const __m256 v = _mm256_maskload_ps(xg + i, first_lanes(left));
+            int8_t bytes[16];
+            _mm_storeu_si128((__m128i *)(void *)bytes, narrow8(quantize8(v, iv)));
+            for (int j = 0; j < left; j++)
+                qg[i + j] = bytes[j];
+        }
+    }
+}
+
 static const ttc_kernels kernels_avx2 = {
     .name = "avx2",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };
 
 const ttc_kernels *ttc_kernels_avx2(void)

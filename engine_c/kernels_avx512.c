@@ -449,6 +449,53 @@ static TARGET void softmax(float *x, int n)
     }
 }
 
+/* ---- quantize_q8 (one function serves both sets) ---- */
+
+/* ttc_round_even(x * inverse) on 16 lanes, as bytes (kernels.h: the magic
+ * number's subtraction done on the bits). */
+INLINE __m128i quantize16(__m512 x, __m512 inverse)
+{
+    const __m512i magic = _mm512_castps_si512(_mm512_set1_ps(TTC_ROUND_MAGIC));
+    const __m512 r = _mm512_add_ps(_mm512_mul_ps(x, inverse), _mm512_castsi512_ps(magic));
+    return _mm512_cvtsepi32_epi8(_mm512_sub_epi32(_mm512_castps_si512(r), magic));
+}
+
+/* A group is taken 16 values at a time, its last chunk masked: lanes past
+ * the end load 0 and are not stored. */
+static TARGET void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        const float *xg = x + (size_t)g * group_size;
+        int8_t *qg = q + (size_t)g * group_size;
+        __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= group_size; i += 32) {
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xg + i)), m0);
+            m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xg + i + 16)), m1);
+        }
+        for (; i < group_size; i += 16) {
+            const __mmask16 k = first_lanes(min_int(16, group_size - i));
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, xg + i)), m0);
+        }
+        m0 = _mm512_max_ps(m0, m1);
+        const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m0), 1));
+        const __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(m0), hi);
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        const float max_abs = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+
+        const __m512 iv = _mm512_set1_ps(inverse);
+        for (i = 0; i + 16 <= group_size; i += 16)
+            _mm_storeu_si128((__m128i *)(void *)(qg + i), quantize16(_mm512_loadu_ps(xg + i), iv));
+        if (i < group_size) {
+            const __mmask16 k = first_lanes(group_size - i);
+            _mm_mask_storeu_epi8(qg + i, k, quantize16(_mm512_maskz_loadu_ps(k, xg + i), iv));
+        }
+    }
+}
+
 /* ---- the two sets ---- */
 
 static TARGET void matmul_q8_bw(float *out, const int8_t *x, const float *xs, int n_tokens,
@@ -487,6 +534,7 @@ static const ttc_kernels kernels_avx512 = {
     .attention_scores_q8 = attention_scores_q8_bw,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };
 
 static const ttc_kernels kernels_avx512vnni = {
@@ -495,6 +543,7 @@ static const ttc_kernels kernels_avx512vnni = {
     .attention_scores_q8 = attention_scores_q8_vnni,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };
 
 static int cpu_has_avx512(void)

@@ -83,10 +83,27 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        const float *xg = x + (size_t)g * group_size;
+        float max_abs = 0.0f;
+        for (int i = 0; i < group_size; i++) {
+            const float a = xg[i] < 0.0f ? -xg[i] : xg[i];
+            max_abs = a > max_abs ? a : max_abs;
+        }
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+        for (int i = 0; i < group_size; i++)
+            q[(size_t)g * group_size + i] = (int8_t)ttc_round_even(xg[i] * inverse);
+    }
+}
+
 const ttc_kernels ttc_kernels_generic = {
     .name = "generic",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };

@@ -395,12 +395,66 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- quantize_q8 ---- */
+
+/* ttc_round_even(x * inverse) on the 4 values at x, as int32 (kernels.h: the
+ * magic number's subtraction done on the bits). */
+INLINE int32x4_t quantize4(const float *x, float32x4_t inverse)
+{
+    const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
+    const float32x4_t r = vaddq_f32(vmulq_f32(vld1q_f32(x), inverse), magic);
+    return vsubq_s32(vreinterpretq_s32_f32(r), vreinterpretq_s32_f32(magic));
+}
+
+/* The 8 values at x, quantised to bytes. */
+INLINE int8x8_t quantize8(const float *x, float32x4_t inverse)
+{
+    const int16x8_t w = vcombine_s16(vqmovn_s32(quantize4(x, inverse)),
+                                     vqmovn_s32(quantize4(x + 4, inverse)));
+    return vqmovn_s16(w);
+}
+
+/* The last group_size % 4 values of a group go one at a time. */
+static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        const float *xg = x + (size_t)g * group_size;
+        int8_t *qg = q + (size_t)g * group_size;
+        float32x4_t m0 = vdupq_n_f32(0.0f), m1 = vdupq_n_f32(0.0f);
+        int i = 0;
+        for (; i + 8 <= group_size; i += 8) {
+            m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(xg + i)));
+            m1 = vmaxq_f32(m1, vabsq_f32(vld1q_f32(xg + i + 4)));
+        }
+        if (i + 4 <= group_size) {
+            m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(xg + i)));
+            i += 4;
+        }
+        float max_abs = vmaxvq_f32(vmaxq_f32(m0, m1));
+        for (; i < group_size; i++) {
+            const float a = xg[i] < 0.0f ? -xg[i] : xg[i];
+            max_abs = a > max_abs ? a : max_abs;
+        }
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+
+        const float32x4_t iv = vdupq_n_f32(inverse);
+        for (i = 0; i + 16 <= group_size; i += 16)
+            vst1q_s8(qg + i, vcombine_s8(quantize8(xg + i, iv), quantize8(xg + i + 8, iv)));
+        for (; i + 8 <= group_size; i += 8)
+            vst1_s8(qg + i, quantize8(xg + i, iv));
+        for (; i < group_size; i++)
+            qg[i] = (int8_t)ttc_round_even(xg[i] * inverse);
+    }
+}
+
 static const ttc_kernels kernels_neon = {
     .name = "neon",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };
 
 const ttc_kernels *ttc_kernels_neon(void)

@@ -406,12 +406,71 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- quantize_q8 ---- */
+
+/* ttc_round_even(x * inverse) on the 4 values at x, as int32 (kernels.h: the
+ * magic number's subtraction done on the bits). */
+INLINE v128_t quantize4(const float *x, v128_t inverse)
+{
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    const v128_t r = wasm_f32x4_mul(wasm_v128_load(x), inverse);
+    return wasm_i32x4_sub(wasm_f32x4_add(r, magic), magic);
+}
+
+/* The 8 values at x, quantised to 8 int16 lanes. */
+INLINE v128_t quantize8(const float *x, v128_t inverse)
+{
+    return wasm_i16x8_narrow_i32x4(quantize4(x, inverse), quantize4(x + 4, inverse));
+}
+
+/* The last group_size % 4 values of a group go one at a time. */
+static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        const float *xg = x + (size_t)g * group_size;
+        int8_t *qg = q + (size_t)g * group_size;
+        v128_t m0 = wasm_f32x4_splat(0.0f), m1 = wasm_f32x4_splat(0.0f);
+        int i = 0;
+        for (; i + 8 <= group_size; i += 8) {
+            m0 = wasm_f32x4_pmax(m0, wasm_f32x4_abs(wasm_v128_load(xg + i)));
+            m1 = wasm_f32x4_pmax(m1, wasm_f32x4_abs(wasm_v128_load(xg + i + 4)));
+        }
+        if (i + 4 <= group_size) {
+            m0 = wasm_f32x4_pmax(m0, wasm_f32x4_abs(wasm_v128_load(xg + i)));
+            i += 4;
+        }
+        float lanes[4];
+        wasm_v128_store(lanes, wasm_f32x4_pmax(m0, m1));
+        float max_abs = 0.0f;
+        for (int j = 0; j < 4; j++)
+            max_abs = lanes[j] > max_abs ? lanes[j] : max_abs;
+        for (; i < group_size; i++) {
+            const float a = xg[i] < 0.0f ? -xg[i] : xg[i];
+            max_abs = a > max_abs ? a : max_abs;
+        }
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+
+        const v128_t iv = wasm_f32x4_splat(inverse);
+        for (i = 0; i + 16 <= group_size; i += 16)
+            wasm_v128_store(qg + i, wasm_i8x16_narrow_i16x8(quantize8(xg + i, iv),
+                                                            quantize8(xg + i + 8, iv)));
+        for (; i + 8 <= group_size; i += 8) {
+            const v128_t w = quantize8(xg + i, iv);
+            wasm_v128_store64_lane(qg + i, wasm_i8x16_narrow_i16x8(w, w), 0);
+        }
+        for (; i < group_size; i++)
+            qg[i] = (int8_t)ttc_round_even(xg[i] * inverse);
+    }
+}
+
 static const ttc_kernels kernels_wasm = {
     .name = "wasm",
     .matmul_q8 = matmul_q8,
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .quantize_q8 = quantize_q8,
 };
 
 const ttc_kernels *ttc_kernels_wasm(void)

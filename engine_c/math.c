@@ -81,19 +81,3 @@ void ttc_sincos(double x, double *sin_out, double *cos_out)
     default: *sin_out = -c; *cos_out = s; break;
     }
 }
-
-void ttc_quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
-{
-    for (int g = 0; g < n / group_size; g++) {
-        const float *xg = x + g * group_size;
-        float max_abs = 0.0f;
-        for (int i = 0; i < group_size; i++) {
-            float a = xg[i] < 0.0f ? -xg[i] : xg[i];
-            max_abs = a > max_abs ? a : max_abs;
-        }
-        float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
-        scales[g] = max_abs / 127.0f;
-        for (int i = 0; i < group_size; i++)
-            q[g * group_size + i] = (int8_t)ttc_round_even(xg[i] * inverse);
-    }
-}

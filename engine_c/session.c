@@ -370,16 +370,19 @@ int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_lengt
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-int ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens, float *out)
+int ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens, float *out,
+                       size_t out_rows)
 {
-    if (!s || !tokens || !out || n_tokens == 0 || n_tokens > (size_t)s->model->info.window)
+    if (!s || !tokens || !out || n_tokens == 0 || n_tokens > (size_t)s->model->info.window ||
+        out_rows == 0 || out_rows > n_tokens)
         return TTC_ERR_INVALID_ARGUMENT;
     const int vocab = s->model->info.vocab_size;
     for (size_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return TTC_ERR_INVALID_ARGUMENT;
     feed(s, tokens, (int)n_tokens);
-    ttc_memcpy(out, s->logits, sizeof(float) * n_tokens * (size_t)vocab);
+    ttc_memcpy(out, s->logits + (n_tokens - out_rows) * (size_t)vocab,
+               sizeof(float) * out_rows * (size_t)vocab);
     return TTC_OK;
 }
 

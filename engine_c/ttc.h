@@ -102,9 +102,12 @@ int ttc_session_complete(ttc_session *session,
 int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_length,
                          float *out, size_t out_capacity, size_t *out_count);
 
-/* Runs tokens (0..vocab-1) from position 0 and writes vocab_size logits per
- * token into out (n_tokens * vocab_size floats). For tests and evaluation. */
-int ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens, float *out);
+/* Runs tokens (0..vocab-1) from position 0 (reusing what the session holds)
+ * and writes the vocab_size logits after each of the last out_rows tokens
+ * into out (out_rows * vocab_size floats, 1 <= out_rows <= n_tokens). For
+ * tests, evaluation and benchmarks. */
+int ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens, float *out,
+                       size_t out_rows);
 
 /* Tokens run through the model since the session was created. */
 uint64_t ttc_session_forwarded_tokens(const ttc_session *session);

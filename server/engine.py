@@ -198,10 +198,12 @@ class Session:
         _check(lib.ttc_session_logprobs(self._handle, data, len(data), values, len(data), count))
         return ffi.unpack(values, count[0])
 
-    def logits(self, tokens: list[int]) -> list[list[float]]:
-        """Logits after each of tokens, run from position 0 (tokens are 0..vocab-1)."""
+    def logits(self, tokens: list[int], rows: int | None = None) -> list[list[float]]:
+        """Logits after each of the last `rows` tokens (default: all), running tokens
+        (0..vocab-1) from position 0 and reusing what the session already ran."""
         vocab = self.model.info.vocab_size
-        values = ffi.new("float[]", max(len(tokens), 1) * vocab)
-        _check(lib.ttc_session_logits(self._handle, tokens, len(tokens), values))
-        flat = ffi.unpack(values, len(tokens) * vocab)
-        return [flat[i * vocab : (i + 1) * vocab] for i in range(len(tokens))]
+        rows = len(tokens) if rows is None else rows
+        values = ffi.new("float[]", max(rows, 1) * vocab)
+        _check(lib.ttc_session_logits(self._handle, tokens, len(tokens), values, rows))
+        flat = ffi.unpack(values, rows * vocab)
+        return [flat[i * vocab : (i + 1) * vocab] for i in range(rows)]

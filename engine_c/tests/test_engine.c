@@ -163,7 +163,14 @@ static void test_sessions(const ttc_model *model)
 
     int bad_tokens[] = {2, 200};
     float logits[2 * 128];
-    CHECK(ttc_session_logits(reused, bad_tokens, 2, logits) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_logits(reused, bad_tokens, 2, logits, 2) == TTC_ERR_INVALID_ARGUMENT);
+    bad_tokens[1] = 'a';
+    CHECK(ttc_session_logits(reused, bad_tokens, 2, logits, 3) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_logits(reused, bad_tokens, 2, logits, 0) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_logits(reused, bad_tokens, 2, logits, 2) == TTC_OK);
+    float last[128];
+    CHECK(ttc_session_logits(reused, bad_tokens, 2, last, 1) == TTC_OK);
+    CHECK(memcmp(last, logits + 128, sizeof last) == 0);
     float small[1];
     size_t count;
     CHECK(ttc_session_logprobs(reused, "abc", 3, small, 1, &count) == TTC_ERR_BUFFER_TOO_SMALL);

@@ -1,12 +1,14 @@
 /* Every fast kernel set this machine supports must give exactly the generic
- * (reference) kernels' results: the float outputs are compared bit for bit
- * with memcmp on many random shapes, and every output element beyond the
+ * (reference) kernels' results: the outputs are compared bit for bit with
+ * memcmp on many random shapes, and every output element beyond the
  * requested ones must be left untouched. The generic attention_values_q8 is
- * also checked against a literal transcription of its definition, and
- * ttc_expf (which softmax is built on) against exp().
+ * also checked against a literal transcription of its definition, the
+ * generic quantize_q8 on known values, and ttc_expf (which softmax is built
+ * on) against exp().
  *
  * Run with `make -C engine_c test-kernels` (or test-kernels-sanitize).
  * An optional argument sets the random seed. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -372,6 +374,103 @@ static void case_softmax(int n, int style)
     free(input);
 }
 
+/* quantize_q8's inputs, group by group in one of several styles: like
+ * activations, huge (up to FLT_MAX), tiny (subnormals among values down to
+ * the smallest largest |x| allowed, 2^-121), zeros of both signs, ties
+ * (max_abs 127 * 2^k, so that x * inverse lands on halves), or anything from
+ * subnormal to huge. Zeros of both signs are sprinkled in everywhere. */
+static void fill_quantize(float *x, int n, int group_size)
+{
+    const float smallest_max = 0x1p-121f; /* kernels.h */
+    for (int g0 = 0; g0 < n; g0 += group_size) {
+        float *xg = x + g0;
+        const int style = rand_int(0, 5);
+        const float tie_unit = (float)(1 << rand_int(0, 2)) / 4.0f;
+        float max_abs = 0.0f;
+        for (int i = 0; i < group_size; i++) {
+            float v;
+            switch (style) {
+            case 0: v = rand_float(-12, 4, 1); break;
+            case 1: v = rand_int(0, 15) == 0 ? FLT_MAX : rand_float(100, 127, 1); break;
+            case 2: v = rand_float(-127, -115, 1); break; /* -127: subnormal */
+            case 3: v = 0.0f; break;
+            case 4: v = (float)rand_int(-254, 254) * tie_unit; break;
+            default: v = rand_float(-127, 127, 1); break;
+            }
+            if (rand_int(0, 7) == 0)
+                v = 0.0f;
+            xg[i] = (next_u64() & 1) ? -v : v;
+            max_abs = fabsf(v) > max_abs ? fabsf(v) : max_abs;
+        }
+        float *pick = &xg[rand_int(0, group_size - 1)];
+        if (style == 4)
+            *pick = 254.0f * tie_unit; /* max_abs, inverse a power of 2 */
+        else if (max_abs > 0.0f && max_abs < smallest_max)
+            *pick = rand_int(0, 1) ? smallest_max : rand_float(-121, -115, 0);
+        if (style == 4 || style == 2)
+            *pick = (next_u64() & 1) ? -*pick : *pick;
+    }
+}
+
+/* As check(), for quantize_q8's int8 output, whose guard bytes hold -128 (a
+ * value it never produces). */
+static void check_q(kernel_set *s, const char *shape, const int8_t *want, const int8_t *got,
+                    size_t n)
+{
+    size_t i = 0;
+    while (i < n + GUARD && want[i] == got[i] && (i < n || got[i] == -128))
+        i++;
+    if (i == n + GUARD) {
+        s->passed++;
+    } else if (++s->failed <= 5) {
+        if (i < n)
+            printf("FAIL %s quantize_q8 %s: q[%zu] = %d, generic %d\n", s->name, shape, i,
+                   got[i], want[i]);
+        else
+            printf("FAIL %s quantize_q8 %s: wrote past the end of q\n", s->name, shape);
+    }
+}
+
+static int8_t *new_q(size_t n)
+{
+    int8_t *p = malloc(n + GUARD);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    memset(p, 0x80, n + GUARD);
+    return p;
+}
+
+static void case_quantize(int n, int group_size)
+{
+    const int groups = n / group_size;
+    /* x ends where its allocation does, at a random misalignment */
+    const int offset = rand_int(0, 7);
+    float *block = new_floats((size_t)n + offset);
+    float *x = block + offset;
+    fill_quantize(x, n, group_size);
+
+    int8_t *want_q = new_q((size_t)n);
+    float *want_scales = new_output((size_t)groups);
+    ttc_kernels_generic.quantize_q8(want_q, want_scales, x, n, group_size);
+    char shape[64];
+    snprintf(shape, sizeof shape, "n=%d group_size=%d", n, group_size);
+    for (int s = 0; s < n_sets; s++) {
+        const int q_offset = rand_int(0, 3);
+        int8_t *got_block = new_q((size_t)n + q_offset);
+        float *got_scales = new_output((size_t)groups);
+        sets[s].k->quantize_q8(got_block + q_offset, got_scales, x, n, group_size);
+        check_q(&sets[s], shape, want_q, got_block + q_offset, (size_t)n);
+        check(&sets[s], "quantize_q8 scales", shape, want_scales, got_scales, (size_t)groups);
+        free(got_block);
+        free(got_scales);
+    }
+    free(want_q);
+    free(want_scales);
+    free(block);
+}
+
 /* ---- the shapes ---- */
 
 static void run_matmul_cases(void)
@@ -420,6 +519,43 @@ static void run_values_definition_cases(void)
             case_values_definition(lengths[n], head_dims[h]);
     printf("generic attention_values_q8 against its definition: %s\n",
            definition_failures ? "FAILED" : "ok");
+}
+
+static void run_quantize_cases(void)
+{
+    /* activations: the model's group sizes, 1 to 12 groups */
+    static const int group_sizes[] = {32, 64, 128, 256};
+    for (size_t g = 0; g < sizeof group_sizes / sizeof *group_sizes; g++)
+        for (int groups = 1; groups <= 12; groups++)
+            for (int repeat = 0; repeat < 4; repeat++)
+                case_quantize(group_sizes[g] * groups, group_sizes[g]);
+    /* attention heads: one group, every size up to 300 */
+    for (int n = 1; n <= 300; n++)
+        for (int repeat = 0; repeat < 3; repeat++)
+            case_quantize(n, n);
+    for (int i = 0; i < 1000; i++) {
+        const int group_size = rand_int(1, 300);
+        case_quantize(group_size * rand_int(1, 10), group_size);
+    }
+}
+
+/* The generic quantize_q8 on groups worked out by hand: round half to even,
+ * ±0, a group of zeros. Returns the number of failures. */
+static int check_quantize_examples(void)
+{
+    static const float x[16] = {127.0f, -63.5f, 0.5f, 1.5f, -2.5f, -0.0f, 3.25f, -127.0f,
+                                254.0f, 1.0f, 3.0f, -5.0f, /* inverse 0.5 */
+                                0.0f, -0.0f, -0.0f, 0.0f};
+    static const int8_t want_q[16] = {127, -64, 0, 2, -2, 0, 3, -127, 127, 0, 2, -2, 0, 0, 0, 0};
+    static const float want_scales[3] = {1.0f, 2.0f, 0.0f};
+    int8_t q[16];
+    float scales[3];
+    ttc_kernels_generic.quantize_q8(q, scales, x, 8, 8);
+    ttc_kernels_generic.quantize_q8(q + 8, scales + 1, x + 8, 8, 4);
+    const int failed =
+        memcmp(q, want_q, sizeof q) != 0 || memcmp(scales, want_scales, sizeof scales) != 0;
+    printf("generic quantize_q8 on known values: %s\n", failed ? "FAILED" : "ok");
+    return failed;
 }
 
 static void run_softmax_cases(void)
@@ -554,6 +690,8 @@ int main(int argc, char **argv)
     run_values_definition_cases();
     failed += definition_failures;
     run_softmax_cases();
+    failed += check_quantize_examples();
+    run_quantize_cases();
 
     for (int s = 0; s < n_sets; s++) {
         printf("%s: %d passed, %d failed\n", sets[s].name, sets[s].passed, sets[s].failed);

@@ -110,3 +110,13 @@ EXPORT("softmax") int softmax(int set, float *x, int n)
     k->softmax(x, n);
     return 0;
 }
+
+EXPORT("quantize_q8")
+int quantize_q8(int set, int8_t *q, float *scales, const float *x, int n, int group_size)
+{
+    const ttc_kernels *k = kernel_set(set);
+    if (k == NULL)
+        return -1;
+    k->quantize_q8(q, scales, x, n, group_size);
+    return 0;
+}

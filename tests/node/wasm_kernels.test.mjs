@@ -1,7 +1,7 @@
 // The WebAssembly SIMD128 kernels must give exactly the generic (scalar)
 // kernels' results, compiled into the same wasm module: float outputs are
 // compared bit for bit on random shapes, and the generic matmul_q8,
-// attention_values_q8 and softmax are checked against JavaScript
+// attention_values_q8, softmax and quantize_q8 are checked against JavaScript
 // transcriptions of their definitions (kernels.h).
 //
 // Run: node --test tests/node/
@@ -238,6 +238,68 @@ function softmaxCase(rand, n, style, atEnd = false) {
   return { input, out: new Float32Array(results[GENERIC].buffer, 0, n) };
 }
 
+// quantize_q8's inputs, group by group in one of several styles (as in
+// engine_c/tests/test_kernels.c): like activations, huge (up to FLT_MAX),
+// tiny (subnormals among values down to 2^-121, the smallest largest |x|
+// allowed), zeros, ties (max_abs 127 * 2^k, so that x * inverse lands on
+// halves), or anything from subnormal to huge; zeros of both signs everywhere.
+const FLT_MAX = 3.4028234663852886e38;
+const SMALLEST_MAX = 2 ** -121;
+
+function quantizeInput(rand, n, groupSize) {
+  const x = new Float32Array(n);
+  for (let g0 = 0; g0 < n; g0 += groupSize) {
+    const style = int(rand, 0, 5);
+    const tieUnit = 2 ** int(rand, -2, 0);
+    let maxAbs = 0;
+    for (let i = g0; i < g0 + groupSize; i++) {
+      let v;
+      if (style === 0) v = randFloat(rand, -12, 4, false);
+      else if (style === 1) v = rand() < 1 / 16 ? FLT_MAX : randFloat(rand, 100, 127, false);
+      else if (style === 2) v = randFloat(rand, -127, -115, false); // -127: subnormal
+      else if (style === 3) v = 0;
+      else if (style === 4) v = Math.abs(int(rand, -254, 254) * tieUnit);
+      else v = randFloat(rand, -127, 127, false);
+      if (rand() < 1 / 8) v = 0;
+      x[i] = rand() < 0.5 ? -v : v;
+      maxAbs = Math.max(maxAbs, v);
+    }
+    const pick = g0 + int(rand, 0, groupSize - 1);
+    if (style === 4) x[pick] = 254 * tieUnit;
+    else if (maxAbs > 0 && maxAbs < SMALLEST_MAX) {
+      x[pick] = rand() < 0.5 ? SMALLEST_MAX : randFloat(rand, -121, -115, false);
+    }
+    if (style === 4 || style === 2) x[pick] = rand() < 0.5 ? -x[pick] : x[pick];
+  }
+  return x;
+}
+
+// Runs quantize_q8 with each set and compares q and the scales bit for bit,
+// guards included; returns the generic set's output. `atEnd` places x last in
+// memory.
+function quantizeCase(rand, n, groupSize, atEnd = false) {
+  wasm.heap_reset();
+  const x = quantizeInput(rand, n, groupSize);
+  const groups = n / groupSize;
+  // -128 (0x80), which quantize_q8 never produces, marks q's guard bytes
+  const qs = [GENERIC, SIMD].map(() => put(new Uint8Array(n + GUARD).fill(0x80)));
+  const scales = [newOutput(groups), newOutput(groups)];
+  const xp = atEnd ? putAtEnd(x) : put(x);
+  for (const set of [GENERIC, SIMD]) {
+    assert.equal(wasm.quantize_q8(set, qs[set], scales[set], xp, n, groupSize), 0);
+  }
+  const what = `quantize_q8 n=${n} group_size=${groupSize}`;
+  const qBytes = (p) => new Int8Array(wasm.memory.buffer, p, n + GUARD).slice();
+  const [wantQ, gotQ] = [qBytes(qs[GENERIC]), qBytes(qs[SIMD])];
+  for (let i = 0; i < n + GUARD; i++) {
+    assert.equal(gotQ[i], wantQ[i], `${what}: q[${i}]`);
+    if (i >= n) assert.equal(wantQ[i], -128, `${what}: generic wrote past q`);
+  }
+  const wantScales = outputBits(scales[GENERIC], groups);
+  assertSame(wantScales, outputBits(scales[SIMD], groups), `${what} scales`);
+  return { x, q: wantQ.subarray(0, n), scales: new Float32Array(wantScales.buffer, 0, groups) };
+}
+
 // ---- the definitions, transcribed (every float32 operation rounds once) ----
 
 const f = Math.fround;
@@ -265,6 +327,25 @@ function softmaxByDefinition(x) {
     f(f(lane[4] + lane[5]) + f(lane[6] + lane[7])));
   const inverse = f(1 / sum);
   return e.map((v) => f(v * inverse));
+}
+
+function quantizeByDefinition(x, groupSize) {
+  const q = new Int8Array(x.length);
+  const scales = new Float32Array(x.length / groupSize);
+  const magic = 12582912;
+  for (let g = 0; g < scales.length; g++) {
+    let maxAbs = 0;
+    for (let i = g * groupSize; i < (g + 1) * groupSize; i++) {
+      const a = x[i] < 0 ? -x[i] : x[i];
+      maxAbs = a > maxAbs ? a : maxAbs;
+    }
+    const inverse = maxAbs > 0 ? f(127 / maxAbs) : 0;
+    scales[g] = f(maxAbs / 127);
+    for (let i = g * groupSize; i < (g + 1) * groupSize; i++) {
+      q[i] = f(f(f(x[i] * inverse) + magic) - magic);
+    }
+  }
+  return { q, scales };
 }
 
 function valuesByDefinition(weights, values, valueScales, nValues, headDim, valueStride) {
@@ -328,6 +409,18 @@ test('softmax: SIMD128 equals generic bit for bit', () => {
   }
 });
 
+test('quantize_q8: SIMD128 equals generic bit for bit', () => {
+  const rand = rng(8);
+  for (const groupSize of [32, 64, 128, 256]) {
+    for (let groups = 1; groups <= 12; groups++) quantizeCase(rand, groupSize * groups, groupSize);
+  }
+  for (let n = 1; n <= 300; n++) quantizeCase(rand, n, n); // attention heads
+  for (let i = 0; i < 500; i++) {
+    const groupSize = int(rand, 1, 300);
+    quantizeCase(rand, groupSize * int(rand, 1, 10), groupSize);
+  }
+});
+
 test('no kernel reads past the end of its inputs', () => {
   // With the input last in memory, any read beyond it traps.
   const rand = rng(3);
@@ -339,6 +432,27 @@ test('no kernel reads past the end of its inputs', () => {
     }
   }
   for (let n = 1; n <= 17; n++) softmaxCase(rand, n, n % SOFTMAX_STYLES, true);
+  for (let n = 1; n <= 40; n++) {
+    quantizeCase(rand, n, n, true);
+    quantizeCase(rand, 3 * n, n, true);
+  }
+});
+
+test('generic quantize_q8 matches its definition, transcribed to JavaScript', () => {
+  const rand = rng(9);
+  for (const [n, groupSize] of [[1, 1], [7, 7], [48, 48], [64, 64], [99, 33], [288, 32],
+    [768, 32], [1024, 256]]) {
+    for (let repeat = 0; repeat < 20; repeat++) {
+      const { x, q, scales } = quantizeCase(rand, n, groupSize);
+      const want = quantizeByDefinition(x, groupSize);
+      for (let g = 0; g < scales.length; g++) {
+        assert.ok(Object.is(scales[g], want.scales[g]),
+          `quantize_q8 n=${n} group_size=${groupSize}: scales[${g}] = ${scales[g]}, ` +
+            `want ${want.scales[g]}`);
+      }
+      assert.deepEqual(q, want.q, `quantize_q8 n=${n} group_size=${groupSize}: q`);
+    }
+  }
 });
 
 test('generic softmax matches its definition, transcribed to JavaScript', () => {
