@@ -59,6 +59,26 @@ static void rope(float *vec, int n_heads, int head_dim, const float *cos_t, cons
     }
 }
 
+/* The int8 key cache of one (layer, kv head): its positions one after the
+ * other, head_dim bytes each, so that attention reads one contiguous array. */
+static int8_t *head_keys(const ttc_session *s, int layer, int kv_head)
+{
+    const ttc_model *m = s->model;
+    return s->cache.keys_q8 +
+           ((size_t)layer * m->info.n_kv_heads + kv_head) * m->info.window * m->head_dim;
+}
+
+/* The int8 value cache of one (layer, kv head): its positions in pairs, as
+ * attention_values_q8 takes them (kernels.h), the window rounded up to an
+ * even number of positions. */
+static int8_t *head_value_pairs(const ttc_session *s, int layer, int kv_head)
+{
+    const ttc_model *m = s->model;
+    const size_t positions = ((size_t)m->info.window + 1) / 2 * 2;
+    return s->cache.values_q8 +
+           ((size_t)layer * m->info.n_kv_heads + kv_head) * positions * m->head_dim;
+}
+
 static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
 {
     const ttc_model *m = s->model;
@@ -70,12 +90,23 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
         ttc_memcpy(c->values_f32 + row, v, sizeof(float) * kv_dim);
         return;
     }
+    int8_t *value = s->scratch.head_q; /* free until attention */
     for (int h = 0; h < m->info.n_kv_heads; h++) {
         const size_t scale = ((size_t)layer * m->info.n_kv_heads + h) * window + pos;
-        s->kernels->quantize_q8(c->keys_q8 + row + h * head_dim, c->key_scales + scale,
-                                k + h * head_dim, head_dim, head_dim);
-        s->kernels->quantize_q8(c->values_q8 + row + h * head_dim, c->value_scales + scale,
-                                v + h * head_dim, head_dim, head_dim);
+        s->kernels->quantize_q8(head_keys(s, layer, h) + (size_t)pos * head_dim,
+                                c->key_scales + scale, k + h * head_dim, head_dim, head_dim);
+        s->kernels->quantize_q8(value, c->value_scales + scale, v + h * head_dim, head_dim,
+                                head_dim);
+        /* Value i of pos is byte 2i + pos % 2 of its pair. An even position
+         * also zeroes its partner's bytes: the cache then holds no
+         * uninitialised bytes, though the kernel only ever multiplies those
+         * of a missing partner by 0. */
+        int8_t *pair = head_value_pairs(s, layer, h) + (size_t)(pos - pos % 2) * head_dim;
+        for (int i = 0; i < head_dim; i++) {
+            pair[2 * i + pos % 2] = value[i];
+            if (pos % 2 == 0)
+                pair[2 * i + 1] = 0;
+        }
     }
 }
 
@@ -85,19 +116,19 @@ static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int
 {
     const ttc_model *m = s->model;
     const ttc_kv_cache *c = &s->cache;
-    const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
-    const size_t base = (size_t)layer * window * kv_dim + (size_t)kv_head * head_dim;
-    const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    const int head_dim = m->head_dim;
+    const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * m->info.window;
     float q_scale;
     s->kernels->quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
     /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
     q_scale *= 1.0f / __builtin_sqrtf((float)head_dim);
     float *scores = s->scratch.scores;
-    s->kernels->attention_scores_q8(scores, s->scratch.head_q, q_scale, c->keys_q8 + base,
-                                    c->key_scales + scales, n_keys, head_dim, kv_dim);
+    s->kernels->attention_scores_q8(scores, s->scratch.head_q, q_scale,
+                                    head_keys(s, layer, kv_head), c->key_scales + scales, n_keys,
+                                    head_dim, head_dim);
     s->kernels->softmax(scores, n_keys);
-    s->kernels->attention_values_q8(out, scores, c->values_q8 + base, c->value_scales + scales,
-                                    n_keys, head_dim, kv_dim);
+    s->kernels->attention_values_q8(out, scores, head_value_pairs(s, layer, kv_head),
+                                    c->value_scales + scales, n_keys, head_dim);
 }
 
 /* The same in fp32 with plain loops: llama2.c's way, the reference path. */

@@ -81,7 +81,9 @@ typedef struct {
  * kv head), or fp32 for the reference path. */
 typedef struct {
     ttc_kv_precision precision;
-    int8_t *keys_q8, *values_q8;     /* (layers, window, kv_dim) */
+    int8_t *keys_q8;   /* (layers, n_kv_heads, window, head_dim) */
+    int8_t *values_q8; /* (layers, n_kv_heads, window rounded up to even, head_dim), with
+                        * positions 2p and 2p+1 interleaved byte by byte (kernels.h) */
     float *key_scales, *value_scales; /* (layers, n_kv_heads, window) */
     float *keys_f32, *values_f32;    /* (layers, window, kv_dim) */
 } ttc_kv_cache;
@@ -97,6 +99,7 @@ struct ttc_session {
     int n_tokens;      /* how many of them are valid */
     float *logits;     /* (window, vocab) the logits after each cached token */
     uint64_t forwarded_tokens;
+    size_t memory_bytes; /* allocated for this session */
 
     int *prompt;       /* (window) the prompt being built for a request */
 };

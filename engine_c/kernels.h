@@ -22,6 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* attention_values_q8's constants (below): keys per exact integer block, the
+ * largest quantised weight, and the floor of the largest weight. */
+#define TTC_VALUES_KEY_BLOCK 256
+#define TTC_VALUES_WEIGHT_MAX 32767.0f
+#define TTC_VALUES_WEIGHT_FLOOR 0x1p-100f
+
 typedef struct ttc_kernels {
     const char *name;
 
@@ -42,16 +48,38 @@ typedef struct ttc_kernels {
                                 const int8_t *keys, const float *key_scales,
                                 int n_keys, int head_dim, int key_stride);
 
-    /* Attention output from an int8 value cache, in four interleaved partial
-     * sums over the keys (so that fast kernels are not bound by one chain of
-     * dependent additions per output):
-     *   part[0..3][i] = 0;
-     *   for t in order: part[t % 4][i] = part[t % 4][i] + (weights[t] * value_scales[t]) * v[t][i]
-     *   out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i])
-     * with v[t] = values + t*value_stride (converted to float); head_dim is any size >= 1. */
+    /* Attention output from one kv head's int8 value cache. The weights are
+     * quantised to 16 bits, so that the sums over the keys are exact integer
+     * dot products (the fast kernels multiply int16 weights by int8 values
+     * widened to int16, two keys at a time), taken in blocks of 256 keys
+     * (TTC_VALUES_KEY_BLOCK; 32767 is TTC_VALUES_WEIGHT_MAX, 2^-100
+     * TTC_VALUES_WEIGHT_FLOOR):
+     *   w[t] = weights[t] * value_scales[t]
+     *   w_max = the largest of 2^-100 and the |w[t]| (any order gives the same;
+     *           the floor keeps inverse finite)
+     *   inverse = 32767.0f / w_max;  unit = w_max / 32767.0f
+     *   wq[t] = (int32_t)ttc_round_even(w[t] * inverse)      in [-32767, 32767]
+     *   out[i] = 0
+     *   for each block of keys t0 .. t0 + 255 (t0 = 0, 256, 512, ...; the last
+     *   block ends at n_values - 1), in order:
+     *     out[i] = out[i] + (float)(sum over the block of wq[t] * v[t][i])
+     *   out[i] = out[i] * unit
+     * The block sums are exact in int32: 256 * 32767 * 128 < 2^31. Softmax
+     * weights are never below 0; signed weights work all the same.
+     *
+     * The values come in pairs of keys: pair p interleaves keys 2p and 2p + 1
+     * byte by byte, so that
+     *   v[t][i] = values[(t - t % 2) * head_dim + 2 * i + t % 2]
+     * and the two int8 values of output i for a pair sit side by side. When
+     * n_values is odd, the last pair's second key (t = n_values) is not part
+     * of the sum and its bytes may hold anything: kernels may read them (the
+     * array always holds whole pairs) but only multiply them by a weight of
+     * exactly 0; weights[n_values] and value_scales[n_values] are never read.
+     * weights, value_scales and their products must be finite; head_dim is
+     * any size >= 1. */
     void (*attention_values_q8)(float *out, const float *weights,
                                 const int8_t *values, const float *value_scales,
-                                int n_values, int head_dim, int value_stride);
+                                int n_values, int head_dim);
 
     /* Softmax in place, n >= 1:
      *   max = the largest x[i] (without NaNs, any order gives the same);

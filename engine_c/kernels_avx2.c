@@ -20,6 +20,12 @@ static int min_int(int a, int b)
     return a < b ? a : b;
 }
 
+/* Lane i of the result is set where i < n. */
+INLINE __m256i first_lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 INLINE __m256i load32(const int8_t *p)
 {
     return _mm256_loadu_si256((const __m256i *)(const void *)p);
@@ -266,97 +272,150 @@ static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scal
     }
 }
 
-/* ---- attention_values_q8 ---- */
+/* ---- attention_values_q8 ----
+ * Per block of keys, the quantised weights go to a stack array, two int16 to
+ * each pair of keys; then every pair adds its two keys' products to the
+ * outputs' int32 sums at once: 16 bytes of a pair (8 outputs of two keys),
+ * widened to int16, times the pair's two weights broadcast, summed in pairs
+ * by vpmaddwd. */
 
-/* 8 int8 values at p as floats. */
-INLINE __m256 load8_ps(const int8_t *p)
+/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+static TARGET float values_weight_max(const float *weights, const float *value_scales, int n)
 {
-    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
-}
-
-/* out[0 .. 8*nb) over all values, nb <= 3, in the reference's four partial
- * sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a constant
- * after inlining; the loops run to literal bounds and test j < nb so that
- * both gcc and clang unroll them and keep the 4 * nb sums (and one weight) in
- * the 16 registers. */
-INLINE void values_block(float *out, const float *weights, const int8_t *values,
-                         const float *value_scales, int n_values, int value_stride, int nb)
-{
-    __m256 acc[4][3];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++)
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            acc[k][j] = _mm256_setzero_ps();
-    int t = 0;
-    for (; t + 4 <= n_values; t += 4) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-            const int8_t *v = values + (size_t)(t + k) * value_stride;
-            const __m256 a = _mm256_set1_ps(weights[t + k] * value_scales[t + k]);
-#pragma GCC unroll 3
-            for (int j = 0; j < 3; j++)
-                if (j < nb)
-                    acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(a, load8_ps(v + 8 * j)));
-        }
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_set1_ps(TTC_VALUES_WEIGHT_FLOOR);
+    for (int t = 0; t < n; t += 8) {
+        const __m256i k = first_lanes(n - t);
+        const __m256 w = _mm256_mul_ps(_mm256_maskload_ps(weights + t, k),
+                                       _mm256_maskload_ps(value_scales + t, k));
+        m = _mm256_max_ps(m, _mm256_and_ps(w, magnitude));
     }
-    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; k++)
-        if (k < left) {
-            const int8_t *v = values + (size_t)(t + k) * value_stride;
-            const __m256 a = _mm256_set1_ps(weights[t + k] * value_scales[t + k]);
-#pragma GCC unroll 3
-            for (int j = 0; j < 3; j++)
-                if (j < nb)
-                    acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(a, load8_ps(v + 8 * j)));
-        }
-#pragma GCC unroll 3
-    for (int j = 0; j < 3; j++)
-        if (j < nb)
-            _mm256_storeu_ps(out + 8 * j, _mm256_add_ps(_mm256_add_ps(acc[0][j], acc[1][j]),
-                                                        _mm256_add_ps(acc[2][j], acc[3][j])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    return _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
 }
 
-/* The last head_dim % 8 outputs (n < 8), one at a time. */
-static void values_tail(float *out, const float *weights, const int8_t *values,
-                        const float *value_scales, int n_values, int value_stride, int n)
+/* The quantised weights of keys t .. t+7 (zeros past n) as int32. */
+INLINE __m256i quantize_weights8(const float *weights, const float *value_scales, int t, int n,
+                                 __m256 inverse)
 {
-    float part[4][8];
-    for (int k = 0; k < 4; k++)
+    const __m256i k = first_lanes(n - t);
+    const __m256 w = _mm256_mul_ps(_mm256_maskload_ps(weights + t, k),
+                                   _mm256_maskload_ps(value_scales + t, k));
+    /* ttc_round_even with the magic number's subtraction on the bits (kernels.h) */
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(TTC_ROUND_MAGIC));
+    const __m256 r = _mm256_add_ps(_mm256_mul_ps(w, inverse), _mm256_castsi256_ps(magic));
+    return _mm256_sub_epi32(_mm256_castps_si256(r), magic);
+}
+
+/* wq[0 .. n) for n <= 256 keys, then zeros up to the next multiple of 16
+ * (which covers the missing second key of an odd n). */
+static TARGET void values_quantize_weights(int16_t *wq, const float *weights,
+                                           const float *value_scales, int n, float inverse)
+{
+    const __m256 iv = _mm256_set1_ps(inverse);
+    for (int t = 0; t < n; t += 16) {
+        const __m256i lo = quantize_weights8(weights, value_scales, t, n, iv);
+        const __m256i hi = quantize_weights8(weights, value_scales, t + 8, n, iv);
+        /* packs works per 128-bit half (and never saturates here): put the
+         * four 64-bit quarters back in order */
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xd8);
+        _mm256_storeu_si256((__m256i *)(void *)(wq + t), packed);
+    }
+}
+
+/* out[0 .. 8*nb) of one block of n_pairs pairs (pair p at pairs + p *
+ * pair_bytes, its weights at wq + 2p), nb <= 8: stored when first, else added
+ * to out. The sums' only chain is vpaddd's, one cycle: one set suffices. nb
+ * is a constant after inlining; the loops run to literal bounds and test
+ * j < nb so that both gcc and clang unroll them and keep the sums in
+ * registers. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                         int pair_bytes, int nb, int first)
+{
+    __m256i acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        acc[j] = _mm256_setzero_si256();
+    for (int p = 0; p < n_pairs; p++) {
+        int32_t w;
+        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
+        const __m256i ws = _mm256_set1_epi32(w);
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            if (j < nb) {
+                const __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(v + 16 * j));
+                acc[j] = _mm256_add_epi32(acc[j],
+                                          _mm256_madd_epi16(_mm256_cvtepi8_epi16(bytes), ws));
+            }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        if (j < nb) {
+            __m256 sum = _mm256_cvtepi32_ps(acc[j]);
+            if (!first)
+                sum = _mm256_add_ps(_mm256_loadu_ps(out + 8 * j), sum);
+            _mm256_storeu_ps(out + 8 * j, sum);
+        }
+}
+
+/* The same for the last head_dim % 8 outputs (n < 8), one at a time. */
+static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                        int pair_bytes, int n, int first)
+{
+    int32_t acc[8] = {0};
+    for (int p = 0; p < n_pairs; p++) {
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
         for (int i = 0; i < n; i++)
-            part[k][i] = 0.0f;
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const float a = weights[t] * value_scales[t];
-        float *p = part[t % 4];
-        for (int i = 0; i < n; i++)
-            p[i] = p[i] + a * (float)v[i];
+            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
     }
     for (int i = 0; i < n; i++)
-        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
+        out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
 }
 
 static TARGET void attention_values_q8(float *out, const float *weights,
                                        const int8_t *values, const float *value_scales,
-                                       int n_values, int head_dim, int value_stride)
+                                       int n_values, int head_dim)
 {
-    int i = 0;
-    while (head_dim - i >= 8) {
-        const int nb = min_int(3, (head_dim - i) / 8);
-        float *o = out + i;
-        const int8_t *v = values + i;
-        switch (nb) {
-        case 1: values_block(o, weights, v, value_scales, n_values, value_stride, 1); break;
-        case 2: values_block(o, weights, v, value_scales, n_values, value_stride, 2); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
+    const float w_max = values_weight_max(weights, value_scales, n_values);
+    const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
+    const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
+    const int pair_bytes = 2 * head_dim;
+    _Alignas(32) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
+
+    for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
+        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_pairs = (n_keys + 1) / 2;
+        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int first = t0 == 0;
+        int i = 0;
+        while (head_dim - i >= 8) {
+            const int nb = min_int(8, (head_dim - i) / 8);
+            float *o = out + i;
+            const int8_t *v = pairs + 2 * i;
+            switch (nb) {
+            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
+            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
+            case 3: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
+            case 4: values_block(o, wq, v, n_pairs, pair_bytes, 4, first); break;
+            case 5: values_block(o, wq, v, n_pairs, pair_bytes, 5, first); break;
+            case 6: values_block(o, wq, v, n_pairs, pair_bytes, 6, first); break;
+            case 7: values_block(o, wq, v, n_pairs, pair_bytes, 7, first); break;
+            default: values_block(o, wq, v, n_pairs, pair_bytes, 8, first); break;
+            }
+            i += 8 * nb;
         }
-        i += 8 * nb;
+        if (i < head_dim)
+            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
     }
-    if (i < head_dim)
-        values_tail(out + i, weights, values + i, value_scales, n_values, value_stride,
-                    head_dim - i);
+    const __m256 u = _mm256_set1_ps(unit);
+    int i = 0;
+    for (; i + 8 <= head_dim; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), u));
+    for (; i < head_dim; i++)
+        out[i] = out[i] * unit;
 }
 
 /* ---- softmax ---- */
@@ -389,12 +448,6 @@ static float sum_lanes(const float lane[8])
 {
     return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
            ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
-/* Lane i of the result is set where i < n. */
-INLINE __m256i first_lanes(int n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 /* The lane sums are one register: lane j holds lane[j] of the reference,

@@ -1,7 +1,7 @@
 /* AVX-512 kernels for x86, in two sets: "avx512" (F, BW, VL) and
- * "avx512vnni" (the same plus VNNI's vpdpbusd). The file is compiled with
- * plain flags: functions carry target attributes and the ttc_kernels_avx512*
- * functions check the CPU at run time.
+ * "avx512vnni" (the same plus VNNI's vpdpbusd and vpdpwssd). The file is
+ * compiled with plain flags: functions carry target attributes and the
+ * ttc_kernels_avx512* functions check the CPU at run time.
  *
  * Results are bit-identical to kernels_generic.c: the int8 dot products are
  * exact, and the float work is done lane by lane in the reference's order,
@@ -25,7 +25,7 @@ static int min_int(int a, int b)
     return a < b ? a : b;
 }
 
-/* ---- int8 products: the only place where the two sets differ ----
+/* ---- int8 products: where the two sets differ (and pairs_add below) ----
  * Both add the products of 64 int8 pairs to 16 int32 lanes, 4 per lane. The
  * shared code below takes one of them as a parameter; every call is inlined
  * with a constant argument, so each set gets its own straight-line code (a
@@ -96,6 +96,12 @@ INLINE __m512i sum8x2(const __m512i d[8])
 static __mmask16 first_lanes(int n)
 {
     return (__mmask16)((1u << n) - 1);
+}
+
+/* The first n <= 64 bytes. */
+static __mmask64 bytes_mask(int n)
+{
+    return n == 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
 }
 
 /* ---- matmul_q8 ----
@@ -219,62 +225,66 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
 
 /* ---- attention ---- */
 
-/* Keys are taken 16 at a time, in 16-byte chunks, four keys to a register:
- * 128-bit block b of d[g] holds a chunk of key 4g + b, against the query's
- * chunk in all four blocks. Every byte of the register is used when head_dim
- * is a multiple of 16 (48 is three chunks), and one reduction at the end
+/* Keys are taken 16 at a time, each in a register of its own, up to 64
+ * bytes at a time (masked loads: a head_dim of 48 leaves a quarter of the
+ * products zero, yet this measured faster than four 16-byte chunks of four
+ * keys to a register, whose inserts cost more); one reduction at the end
  * serves all 16 keys. The last block of keys repeats its last key. */
 
-/* The first n <= 16 bytes at p (zeros above) in each 128-bit block: p[0]
- * for block 0, ..., p[3] for block 3. */
-INLINE __m512i load_4x16(const int8_t *const p[4], int i, int n)
+/* Lane j: the sum of the 16 lanes of d[j]. Pairs of registers are added
+ * lane-half to lane-half, then pairs of pairs, then the 128-bit blocks of
+ * four: after each step the sums sit in the order the next one needs. */
+INLINE __m512i sum16x16(const __m512i d[16])
 {
-    const __mmask16 m = first_lanes(n);
-    __m512i r = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m, p[0] + i));
-    r = _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[1] + i), 1);
-    r = _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[2] + i), 2);
-    return _mm512_inserti32x4(r, _mm_maskz_loadu_epi8(m, p[3] + i), 3);
-}
-
-/* d[g] += the products of q[i .. i+n) and those of keys 4g .. 4g+3. */
-INLINE void dot_keys_chunk(__m512i d[4], const int8_t *q, const int8_t *const k[16], int i,
-                           int n, dot_add_fn *dot_add)
-{
-    const __m512i qv = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(first_lanes(n), q + i));
+    __m512i a[8], b[4];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        a[j] = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2 * j], d[2 * j + 1]),
+                                _mm512_unpackhi_epi32(d[2 * j], d[2 * j + 1]));
+    /* b[j], block c, lane g: the block c sum of d[4j + g] */
 #pragma GCC unroll 4
-    for (int g = 0; g < 4; g++)
-        d[g] = dot_add(d[g], qv, load_4x16(k + 4 * g, i, n));
+    for (int j = 0; j < 4; j++)
+        b[j] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2 * j], a[2 * j + 1]),
+                                _mm512_unpackhi_epi64(a[2 * j], a[2 * j + 1]));
+    /* u0's blocks: the sums of blocks 0+1 and 2+3 of b[0], then of b[1]; u1 of b[2], b[3] */
+    const __m512i u0 = _mm512_add_epi32(_mm512_shuffle_i32x4(b[0], b[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                        _mm512_shuffle_i32x4(b[0], b[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i u1 = _mm512_add_epi32(_mm512_shuffle_i32x4(b[2], b[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                        _mm512_shuffle_i32x4(b[2], b[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* out[0 .. n) for the 16 keys k (n <= 16 of them wanted). */
+/* out[0 .. n) for the 16 keys k (n <= 16 of them wanted). Each key has a
+ * register of its own, against 64 bytes of the query at a time (masked
+ * loads: zeros past head_dim, nothing read there). */
 INLINE void scores_block(float *out, const int8_t *q, __m512 qs, const int8_t *const k[16],
                          const float *key_scales, int n, int head_dim, dot_add_fn *dot_add)
 {
-    __m512i d[4];
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; g++)
-        d[g] = _mm512_setzero_si512();
-    int i = 0;
-    for (; i + 16 <= head_dim; i += 16)
-        dot_keys_chunk(d, q, k, i, 16, dot_add);
-    if (i < head_dim)
-        dot_keys_chunk(d, q, k, i, head_dim - i, dot_add);
-
-    /* Per 128-bit block b, e0 = [d0 lanes 0+1, d1 lanes 0+1, d0 lanes 2+3,
-     * d1 lanes 2+3] and e1 the same of d2, d3; then f's lane 4b + g is the
-     * sum of key 4g + b, and the permutation puts the keys in order. */
-    const __m512i e0 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]),
-                                        _mm512_unpackhi_epi32(d[0], d[1]));
-    const __m512i e1 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]),
-                                        _mm512_unpackhi_epi32(d[2], d[3]));
-    const __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(e0, e1),
-                                       _mm512_unpackhi_epi64(e0, e1));
-    const __m512i order =
-        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const __m512 dots = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(order, f));
+    __m512i d[16];
+    /* the first 64 bytes apart, so that a head_dim up to 64 (the usual
+     * case) has no loop around the sums */
+    const __mmask64 m = bytes_mask(min_int(64, head_dim));
+    const __m512i qv = _mm512_maskz_loadu_epi8(m, q);
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++)
+        d[j] = dot_add(_mm512_setzero_si512(), qv, _mm512_maskz_loadu_epi8(m, k[j]));
+    for (int i = 64; i < head_dim; i += 64) {
+        const __mmask64 mi = bytes_mask(min_int(64, head_dim - i));
+        const __m512i qi = _mm512_maskz_loadu_epi8(mi, q + i);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            d[j] = dot_add(d[j], qi, _mm512_maskz_loadu_epi8(mi, k[j] + i));
+    }
+    const __m512 dots = _mm512_cvtepi32_ps(sum16x16(d));
     const __m512 ks = _mm512_maskz_loadu_ps(first_lanes(n), key_scales);
     _mm512_mask_storeu_ps(out, first_lanes(n), _mm512_mul_ps(dots, _mm512_mul_ps(qs, ks)));
 }
+
+/* Keys come from memory (the cache of a long context outgrows L2): each
+ * block asks for the lines this far ahead of it, which measured some 5%
+ * faster decoding at 1500 keys (the values, in pairs, gain nothing from it). */
+enum { PREFETCH_BYTES = 3072 };
 
 /* A last block of fewer than 16 keys repeats its last key. */
 INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, const int8_t *keys,
@@ -283,6 +293,7 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
 {
     const __m512 qs = _mm512_set1_ps(q_scale);
     const size_t s = (size_t)key_stride;
+    const size_t extent = (size_t)(n_keys - 1) * s + (size_t)head_dim; /* bytes of keys */
     int t = 0;
     for (; t + 16 <= n_keys; t += 16) {
         const int8_t *b = keys + (size_t)t * s;
@@ -290,6 +301,9 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
             b,          b + s,      b + 2 * s,  b + 3 * s,  b + 4 * s,  b + 5 * s,
             b + 6 * s,  b + 7 * s,  b + 8 * s,  b + 9 * s,  b + 10 * s, b + 11 * s,
             b + 12 * s, b + 13 * s, b + 14 * s, b + 15 * s};
+        if ((size_t)(t + 16) * s + PREFETCH_BYTES <= extent)
+            for (size_t o = 0; o < 16 * s; o += 64)
+                _mm_prefetch((const char *)(b + PREFETCH_BYTES + o), _MM_HINT_T0);
         scores_block(out + t, q, qs, k, key_scales + t, 16, head_dim, dot_add);
     }
     if (t < n_keys) {
@@ -301,76 +315,149 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
     }
 }
 
-/* The int8 values at p selected by m, as floats. */
-INLINE __m512 load16_ps(const int8_t *p, __mmask16 m)
+/* ---- attention_values_q8 ----
+ * Per block of keys, the quantised weights go to a stack array, two int16 to
+ * each pair of keys; then every pair adds its two keys' products to the
+ * outputs' int32 sums at once: 32 bytes of a pair (16 outputs of two keys),
+ * widened to int16, times the pair's two weights broadcast, summed in pairs.
+ * Integer sums are exact in any order: the pairs alternate between two sets
+ * of sums so that VNNI's additions are not one chain of dependent ones. */
+
+typedef __m512i pairs_add_fn(__m512i acc, __m512i v, __m512i w);
+
+INLINE __m512i pairs_add_bw(__m512i acc, __m512i v, __m512i w)
 {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(v, w));
 }
 
-/* acc[j] + a * (the values at v + 16 * j selected by m[j]), for j < nb. */
-INLINE void values_add(__m512 acc[4], __m512 a, const int8_t *v, const __mmask16 m[4], int nb)
+INLINE_VNNI __m512i pairs_add_vnni(__m512i acc, __m512i v, __m512i w)
+{
+    return _mm512_dpwssd_epi32(acc, v, w);
+}
+
+/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+INLINE float values_weight_max(const float *weights, const float *value_scales, int n)
+{
+    __m512 m = _mm512_set1_ps(TTC_VALUES_WEIGHT_FLOOR);
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = first_lanes(min_int(16, n - t));
+        const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, weights + t),
+                                       _mm512_maskz_loadu_ps(k, value_scales + t));
+        m = _mm512_max_ps(m, _mm512_abs_ps(w));
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+/* wq[0 .. n) for n <= 256 keys, then zeros up to the next multiple of 16
+ * (which covers the missing second key of an odd n). */
+INLINE void values_quantize_weights(int16_t *wq, const float *weights,
+                                    const float *value_scales, int n, float inverse)
+{
+    const __m512 iv = _mm512_set1_ps(inverse);
+    const __m512i magic = _mm512_castps_si512(_mm512_set1_ps(TTC_ROUND_MAGIC));
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = first_lanes(min_int(16, n - t));
+        const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, weights + t),
+                                       _mm512_maskz_loadu_ps(k, value_scales + t));
+        /* ttc_round_even with the magic number's subtraction on the bits, as
+         * in quantize16 */
+        const __m512 r = _mm512_add_ps(_mm512_mul_ps(w, iv), _mm512_castsi512_ps(magic));
+        const __m512i q = _mm512_sub_epi32(_mm512_castps_si512(r), magic);
+        _mm256_storeu_si256((__m256i *)(void *)(wq + t), _mm512_cvtepi32_epi16(q));
+    }
+}
+
+/* 16 outputs of a pair as int16: 32 bytes at p, or the first 2n (n < 16) by
+ * a masked load when last is set. */
+INLINE __m512i load_pair16(const int8_t *p, int last, __mmask32 last_mask)
+{
+    const __m256i bytes = last ? _mm256_maskz_loadu_epi8(last_mask, p)
+                               : _mm256_loadu_si256((const __m256i *)(const void *)p);
+    return _mm512_cvtepi8_epi16(bytes);
+}
+
+/* acc[0 .. nb) + the products of one pair at v (16 outputs to a register,
+ * the last register's n_last of them selected by last_mask) with its weights
+ * ws. */
+INLINE void pair_add(__m512i acc[4], const int8_t *v, __m512i ws, int nb, __mmask32 last_mask,
+                     pairs_add_fn *pairs_add)
 {
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
         if (j < nb)
-            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(a, load16_ps(v + 16 * j, m[j])));
+            acc[j] = pairs_add(acc[j], load_pair16(v + 32 * j, j == nb - 1, last_mask), ws);
 }
 
-/* out[0 .. n) over all values, n <= 16 * nb, nb <= 4, in the reference's four
- * partial sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a
- * constant after inlining; the loops run to literal bounds and test j < nb so
- * that both gcc and clang unroll them and keep the 4 * nb sums in registers. */
-INLINE void values_block(float *out, const float *weights, const int8_t *values,
-                         const float *value_scales, int n_values, int value_stride, int n,
-                         int nb)
+/* out[0 .. n) of one block of n_pairs pairs (pair p at pairs + p * pair_bytes,
+ * its weights at wq + 2p), 16 * (nb - 1) < n <= 16 * nb: stored when first,
+ * else added to out. nb is a constant after inlining; the loops run to
+ * literal bounds and test j < nb so that both gcc and clang unroll them and
+ * keep the 2 * nb sums in registers. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                         int pair_bytes, int n, int nb, int first, pairs_add_fn *pairs_add)
 {
-    __mmask16 m[4];
-    __m512 acc[4][4];
+    const int n_last = n - 16 * (nb - 1);
+    const __mmask32 last_mask = (__mmask32)(n_last == 16 ? 0xffffffffu : (1u << 2 * n_last) - 1);
+    __m512i acc0[4], acc1[4];
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        const int left = n - 16 * j; /* outputs from 16 * j on */
-        m[j] = first_lanes(left >= 16 ? 16 : left > 0 ? left : 0);
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            acc[k][j] = _mm512_setzero_ps();
+    for (int j = 0; j < 4; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_si512();
+    const int8_t *v = pairs;
+    int p = 0;
+    for (; p + 2 <= n_pairs; p += 2, v += 2 * (size_t)pair_bytes) {
+        int32_t w[2];
+        __builtin_memcpy(w, wq + 2 * p, sizeof w);
+        pair_add(acc0, v, _mm512_set1_epi32(w[0]), nb, last_mask, pairs_add);
+        pair_add(acc1, v + pair_bytes, _mm512_set1_epi32(w[1]), nb, last_mask, pairs_add);
     }
-    int t = 0;
-    for (; t + 4 <= n_values; t += 4) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            values_add(acc[k], _mm512_set1_ps(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, m, nb);
+    if (p < n_pairs) {
+        int32_t w;
+        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
+        pair_add(acc0, v, _mm512_set1_epi32(w), nb, last_mask, pairs_add);
     }
-    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; k++)
-        if (k < left)
-            values_add(acc[k], _mm512_set1_ps(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, m, nb);
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
         if (j < nb) {
-            const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]),
-                                             _mm512_add_ps(acc[2][j], acc[3][j]));
-            _mm512_mask_storeu_ps(out + 16 * j, m[j], sum);
+            const __mmask16 k = first_lanes(min_int(16, n - 16 * j));
+            __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(acc0[j], acc1[j]));
+            if (!first)
+                sum = _mm512_add_ps(_mm512_maskz_loadu_ps(k, out + 16 * j), sum);
+            _mm512_mask_storeu_ps(out + 16 * j, k, sum);
         }
 }
 
-/* No int8 products here: one function serves both sets. */
-static TARGET void attention_values_q8(float *out, const float *weights, const int8_t *values,
-                                       const float *value_scales, int n_values, int head_dim,
-                                       int value_stride)
+INLINE void attention_values_q8(float *out, const float *weights, const int8_t *values,
+                                const float *value_scales, int n_values, int head_dim,
+                                pairs_add_fn *pairs_add)
 {
-    for (int i = 0; i < head_dim; i += 64) {
-        const int n = min_int(64, head_dim - i);
-        float *o = out + i;
-        const int8_t *v = values + i;
-        switch ((n + 15) / 16) {
-        case 1: values_block(o, weights, v, value_scales, n_values, value_stride, n, 1); break;
-        case 2: values_block(o, weights, v, value_scales, n_values, value_stride, n, 2); break;
-        case 3: values_block(o, weights, v, value_scales, n_values, value_stride, n, 3); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, n, 4); break;
+    const float w_max = values_weight_max(weights, value_scales, n_values);
+    const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
+    const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
+    const int pair_bytes = 2 * head_dim;
+    _Alignas(64) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
+
+    for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
+        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_pairs = (n_keys + 1) / 2;
+        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int first = t0 == 0;
+        for (int i = 0; i < head_dim; i += 64) {
+            const int n = min_int(64, head_dim - i);
+            float *o = out + i;
+            const int8_t *v = pairs + 2 * i;
+            switch ((n + 15) / 16) {
+            case 1: values_block(o, wq, v, n_pairs, pair_bytes, n, 1, first, pairs_add); break;
+            case 2: values_block(o, wq, v, n_pairs, pair_bytes, n, 2, first, pairs_add); break;
+            case 3: values_block(o, wq, v, n_pairs, pair_bytes, n, 3, first, pairs_add); break;
+            default: values_block(o, wq, v, n_pairs, pair_bytes, n, 4, first, pairs_add); break;
+            }
         }
+    }
+    const __m512 u = _mm512_set1_ps(unit);
+    for (int i = 0; i < head_dim; i += 16) {
+        const __mmask16 k = first_lanes(min_int(16, head_dim - i));
+        _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + i), u));
     }
 }
 
@@ -513,6 +600,13 @@ static TARGET void attention_scores_q8_bw(float *out, const int8_t *q, float q_s
                         dot_add_bw);
 }
 
+static TARGET void attention_values_q8_bw(float *out, const float *weights,
+                                          const int8_t *values, const float *value_scales,
+                                          int n_values, int head_dim)
+{
+    attention_values_q8(out, weights, values, value_scales, n_values, head_dim, pairs_add_bw);
+}
+
 static TARGET_VNNI void matmul_q8_vnni(float *out, const int8_t *x, const float *xs,
                                        int n_tokens, const int8_t *w, const float *ws, int rows,
                                        int cols, int group_size)
@@ -528,11 +622,19 @@ static TARGET_VNNI void attention_scores_q8_vnni(float *out, const int8_t *q, fl
                         dot_add_vnni);
 }
 
+static TARGET_VNNI void attention_values_q8_vnni(float *out, const float *weights,
+                                                 const int8_t *values, const float *value_scales,
+                                                 int n_values, int head_dim)
+{
+    attention_values_q8(out, weights, values, value_scales, n_values, head_dim,
+                        pairs_add_vnni);
+}
+
 static const ttc_kernels kernels_avx512 = {
     .name = "avx512",
     .matmul_q8 = matmul_q8_bw,
     .attention_scores_q8 = attention_scores_q8_bw,
-    .attention_values_q8 = attention_values_q8,
+    .attention_values_q8 = attention_values_q8_bw,
     .softmax = softmax,
     .quantize_q8 = quantize_q8,
 };
@@ -541,7 +643,7 @@ static const ttc_kernels kernels_avx512vnni = {
     .name = "avx512vnni",
     .matmul_q8 = matmul_q8_vnni,
     .attention_scores_q8 = attention_scores_q8_vnni,
-    .attention_values_q8 = attention_values_q8,
+    .attention_values_q8 = attention_values_q8_vnni,
     .softmax = softmax,
     .quantize_q8 = quantize_q8,
 };

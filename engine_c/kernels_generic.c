@@ -40,30 +40,48 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale,
     }
 }
 
-/* Outputs are taken in blocks of this many, each over all the values, so
- * that the four partial sums of a block fit on the stack. */
-enum { VALUES_BLOCK = 64 };
+/* Outputs are taken in chunks of this many, so that their integer sums fit
+ * on the stack. */
+enum { VALUES_CHUNK = 64 };
 
-static void attention_values_q8(float *out, const float *weights,
-                                const int8_t *values, const float *value_scales,
-                                int n_values, int head_dim, int value_stride)
+static void attention_values_q8(float *out, const float *weights, const int8_t *values,
+                                const float *value_scales, int n_values, int head_dim)
 {
-    for (int i0 = 0; i0 < head_dim; i0 += VALUES_BLOCK) {
-        const int n = head_dim - i0 < VALUES_BLOCK ? head_dim - i0 : VALUES_BLOCK;
-        float part[4][VALUES_BLOCK];
-        for (int k = 0; k < 4; k++)
-            for (int i = 0; i < n; i++)
-                part[k][i] = 0.0f;
-        for (int t = 0; t < n_values; t++) {
-            const int8_t *v = values + (size_t)t * value_stride + i0;
-            const float a = weights[t] * value_scales[t];
-            float *p = part[t % 4];
-            for (int i = 0; i < n; i++)
-                p[i] = p[i] + a * (float)v[i];
-        }
-        for (int i = 0; i < n; i++)
-            out[i0 + i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
+    float w_max = TTC_VALUES_WEIGHT_FLOOR;
+    for (int t = 0; t < n_values; t++) {
+        const float w = weights[t] * value_scales[t];
+        const float a = w < 0.0f ? -w : w;
+        w_max = a > w_max ? a : w_max;
     }
+    const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
+    const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
+
+    for (int i = 0; i < head_dim; i++)
+        out[i] = 0.0f;
+    for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
+        const int n_keys = n_values - t0 < TTC_VALUES_KEY_BLOCK ? n_values - t0
+                                                                : TTC_VALUES_KEY_BLOCK;
+        int32_t wq[TTC_VALUES_KEY_BLOCK];
+        for (int k = 0; k < n_keys; k++)
+            wq[k] = (int32_t)ttc_round_even(weights[t0 + k] * value_scales[t0 + k] * inverse);
+        for (int i0 = 0; i0 < head_dim; i0 += VALUES_CHUNK) {
+            const int n = head_dim - i0 < VALUES_CHUNK ? head_dim - i0 : VALUES_CHUNK;
+            int32_t acc[VALUES_CHUNK];
+            for (int i = 0; i < n; i++)
+                acc[i] = 0;
+            for (int k = 0; k < n_keys; k++) {
+                /* key t's value i: byte 2i + t % 2 of its pair */
+                const int t = t0 + k;
+                const int8_t *v = values + (size_t)(t - t % 2) * head_dim + 2 * i0 + t % 2;
+                for (int i = 0; i < n; i++)
+                    acc[i] += wq[k] * (int32_t)v[2 * i];
+            }
+            for (int i = 0; i < n; i++)
+                out[i0 + i] = out[i0 + i] + (float)acc[i];
+        }
+    }
+    for (int i = 0; i < head_dim; i++)
+        out[i] = out[i] * unit;
 }
 
 static void softmax(float *x, int n)

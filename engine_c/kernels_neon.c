@@ -226,92 +226,140 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
     }
 }
 
-/* acc[0 .. 2*nb) + a * the 8*nb values at v. */
-INLINE void values_add(float32x4_t acc[6], float32x4_t a, const int8_t *v, int nb)
+/* ---- attention_values_q8 ----
+ * Per block of keys, the quantised weights go to a stack array, two int16 to
+ * each pair of keys; then every pair adds its two keys' products to int32
+ * sums: 16 bytes of a pair (8 outputs of two keys) widened to int16, times
+ * the pair's two weights by widening multiply-adds. These keep the two keys'
+ * products in separate lanes (the even lanes sum the first keys, the odd
+ * ones the second), added pairwise once per block. */
+
+/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+static float values_weight_max(const float *weights, const float *value_scales, int n)
 {
+    float32x4_t m = vdupq_n_f32(TTC_VALUES_WEIGHT_FLOOR);
+    int t = 0;
+    for (; t + 4 <= n; t += 4)
+        m = vmaxq_f32(m, vabsq_f32(vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t))));
+    float w_max = vmaxvq_f32(m);
+    for (; t < n; t++) {
+        const float w = weights[t] * value_scales[t];
+        const float a = w < 0.0f ? -w : w;
+        w_max = a > w_max ? a : w_max;
+    }
+    return w_max;
+}
+
+/* wq[0 .. n) for n <= 256 keys, and wq[n] = 0 when n is odd (the missing
+ * second key of the last pair). */
+static void values_quantize_weights(int16_t *wq, const float *weights,
+                                    const float *value_scales, int n, float inverse)
+{
+    const float32x4_t iv = vdupq_n_f32(inverse);
+    const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const float32x4_t w = vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t));
+        /* ttc_round_even with the magic number's subtraction on the bits (kernels.h) */
+        const float32x4_t r = vaddq_f32(vmulq_f32(w, iv), magic);
+        const int32x4_t q = vsubq_s32(vreinterpretq_s32_f32(r), vreinterpretq_s32_f32(magic));
+        vst1_s16(wq + t, vmovn_s32(q));
+    }
+    for (; t < n; t++)
+        wq[t] = (int16_t)(int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
+    if (n % 2 == 1)
+        wq[n] = 0;
+}
+
+/* out[0 .. 8*nb) of one block of n_pairs pairs (pair p at pairs + p *
+ * pair_bytes, its weights at wq + 2p), nb <= 3: stored when first, else added
+ * to out. nb is a constant after inlining; the loops run to literal bounds
+ * and test j < nb so that both gcc and clang unroll them and keep the sums in
+ * registers. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                         int pair_bytes, int nb, int first)
+{
+    int32x4_t acc[12];
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; j++)
+        acc[j] = vdupq_n_s32(0);
+    for (int p = 0; p < n_pairs; p++) {
+        int32_t w;
+        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
+        const int16x8_t ws = vreinterpretq_s16_s32(vdupq_n_s32(w)); /* w0, w1, w0, w1, ... */
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
 #pragma GCC unroll 3
-    for (int j = 0; j < 3; j++)
-        if (j < nb) {
-            const int16x8_t v16 = vmovl_s8(vld1_s8(v + 8 * j));
-            const float32x4_t lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(v16)));
-            const float32x4_t hi = vcvtq_f32_s32(vmovl_high_s16(v16));
-            acc[2 * j] = vaddq_f32(acc[2 * j], vmulq_f32(a, lo));
-            acc[2 * j + 1] = vaddq_f32(acc[2 * j + 1], vmulq_f32(a, hi));
+        for (int j = 0; j < 3; j++)
+            if (j < nb) {
+                const int8x16_t bytes = vld1q_s8(v + 16 * j);
+                const int16x8_t lo = vmovl_s8(vget_low_s8(bytes)); /* outputs 0-3 of the 8 */
+                const int16x8_t hi = vmovl_high_s8(bytes);         /* outputs 4-7 */
+                acc[4 * j] = vmlal_s16(acc[4 * j], vget_low_s16(lo), vget_low_s16(ws));
+                acc[4 * j + 1] = vmlal_high_s16(acc[4 * j + 1], lo, ws);
+                acc[4 * j + 2] = vmlal_s16(acc[4 * j + 2], vget_low_s16(hi), vget_low_s16(ws));
+                acc[4 * j + 3] = vmlal_high_s16(acc[4 * j + 3], hi, ws);
+            }
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++)
+        if (j < 2 * nb) {
+            float32x4_t sum = vcvtq_f32_s32(vpaddq_s32(acc[2 * j], acc[2 * j + 1]));
+            if (!first)
+                sum = vaddq_f32(vld1q_f32(out + 4 * j), sum);
+            vst1q_f32(out + 4 * j, sum);
         }
 }
 
-/* out[0 .. 8*nb) over all values, nb <= 3, in the reference's four partial
- * sums: acc[k] holds part[k], the keys t with t % 4 == k, in 8 * nb <= 24
- * registers. nb is a constant after inlining; the loops run to literal bounds
- * and test j < nb so that both gcc and clang unroll them and keep acc in
- * registers. */
-INLINE void values_block(float *out, const float *weights, const int8_t *values,
-                         const float *value_scales, int n_values, int value_stride, int nb)
+/* The same for the last head_dim % 8 outputs (n < 8), one at a time. */
+static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                        int pair_bytes, int n, int first)
 {
-    float32x4_t acc[4][6];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++)
-#pragma GCC unroll 6
-        for (int j = 0; j < 6; j++)
-            acc[k][j] = vdupq_n_f32(0.0f);
-    int t = 0;
-    for (; t + 4 <= n_values; t += 4) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            values_add(acc[k], vdupq_n_f32(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, nb);
-    }
-    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; k++)
-        if (k < left)
-            values_add(acc[k], vdupq_n_f32(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, nb);
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; j++)
-        if (j < 2 * nb)
-            vst1q_f32(out + 4 * j, vaddq_f32(vaddq_f32(acc[0][j], acc[1][j]),
-                                             vaddq_f32(acc[2][j], acc[3][j])));
-}
-
-/* The last head_dim % 8 outputs (n < 8), one at a time. */
-static void values_tail(float *out, const float *weights, const int8_t *values,
-                        const float *value_scales, int n_values, int value_stride, int n)
-{
-    float part[4][8];
-    for (int k = 0; k < 4; k++)
+    int32_t acc[8] = {0};
+    for (int p = 0; p < n_pairs; p++) {
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
         for (int i = 0; i < n; i++)
-            part[k][i] = 0.0f;
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const float a = weights[t] * value_scales[t];
-        float *p = part[t % 4];
-        for (int i = 0; i < n; i++)
-            p[i] = p[i] + a * (float)v[i];
+            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
     }
     for (int i = 0; i < n; i++)
-        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
+        out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
 }
 
 static void attention_values_q8(float *out, const float *weights, const int8_t *values,
-                                const float *value_scales, int n_values, int head_dim,
-                                int value_stride)
+                                const float *value_scales, int n_values, int head_dim)
 {
-    int i = 0;
-    while (head_dim - i >= 8) {
-        const int nb = min_int(3, (head_dim - i) / 8);
-        float *o = out + i;
-        const int8_t *v = values + i;
-        switch (nb) {
-        case 1: values_block(o, weights, v, value_scales, n_values, value_stride, 1); break;
-        case 2: values_block(o, weights, v, value_scales, n_values, value_stride, 2); break;
-        default: values_block(o, weights, v, value_scales, n_values, value_stride, 3); break;
+    const float w_max = values_weight_max(weights, value_scales, n_values);
+    const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
+    const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
+    const int pair_bytes = 2 * head_dim;
+    int16_t wq[TTC_VALUES_KEY_BLOCK];
+
+    for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
+        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_pairs = (n_keys + 1) / 2;
+        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int first = t0 == 0;
+        int i = 0;
+        while (head_dim - i >= 8) {
+            const int nb = min_int(3, (head_dim - i) / 8);
+            float *o = out + i;
+            const int8_t *v = pairs + 2 * i;
+            switch (nb) {
+            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
+            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
+            default: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
+            }
+            i += 8 * nb;
         }
-        i += 8 * nb;
+        if (i < head_dim)
+            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
     }
-    if (i < head_dim)
-        values_tail(out + i, weights, values + i, value_scales, n_values, value_stride,
-                    head_dim - i);
+    const float32x4_t u = vdupq_n_f32(unit);
+    int i = 0;
+    for (; i + 4 <= head_dim; i += 4)
+        vst1q_f32(out + i, vmulq_f32(vld1q_f32(out + i), u));
+    for (; i < head_dim; i++)
+        out[i] = out[i] * unit;
 }
 
 /* ---- softmax ---- */

@@ -218,109 +218,149 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
     }
 }
 
-/* Outputs are taken in blocks of 8 * VALUES_NB, each over all the values.
- * Its 4 * 2 * VALUES_NB sums are all of x86-64's 16 vector registers, yet
- * under V8 this measured a little faster than blocks of 8. */
-enum { VALUES_NB = 2 };
+/* ---- attention_values_q8 ----
+ * Per block of keys, the quantised weights go to a stack array, two int16 to
+ * each pair of keys; then every pair adds its two keys' products to the
+ * outputs' int32 sums at once: 8 bytes of a pair (4 outputs of two keys),
+ * widened to int16, dot the pair's two weights (i32x4.dot_i16x8_s). */
 
-/* acc[0 .. 2*nb) + a * the 8*nb values at v, the columns of each 8 split
- * into even ones (acc[2j]) and odd ones (acc[2j + 1]). The int8 values are
- * widened to 16 bits, then the even and odd ones to 32 by dot products with
- * (1, 0) and (0, 1): one instruction each on x86-64, where extending the high
- * half takes two; and clang leaves the conversion to float alone, whereas it
- * folds a widening into it and then converts lane by lane. */
-INLINE void values_add(v128_t acc[2 * VALUES_NB], v128_t a, const int8_t *v, int nb)
-{
-    const v128_t even = wasm_i16x8_make(1, 0, 1, 0, 1, 0, 1, 0);
-    const v128_t odd = wasm_i16x8_make(0, 1, 0, 1, 0, 1, 0, 1);
-#pragma GCC unroll 2
-    for (int j = 0; j < VALUES_NB; j++)
-        if (j < nb) {
-            const v128_t v16 = wasm_i16x8_load8x8(v + 8 * j);
-            const v128_t e = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(v16, even));
-            const v128_t o = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(v16, odd));
-            acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(a, e));
-            acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(a, o));
-        }
-}
+/* Outputs are taken in passes of up to 4 * VALUES_NB over a block's pairs:
+ * VALUES_NB sums, and the rest of x86-64's 16 vector registers for V8. */
+enum { VALUES_NB = 8 };
 
-/* out[0 .. 8*nb) over all values, nb <= VALUES_NB, in the reference's four
- * partial sums: acc[k] holds part[k], the keys t with t % 4 == k. nb is a
- * constant after inlining; the loops run to constant bounds and test j < nb
- * so that the compiler unrolls them and keeps acc in locals. */
-INLINE void values_block(float *out, const float *weights, const int8_t *values,
-                         const float *value_scales, int n_values, int value_stride, int nb)
+/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+static float values_weight_max(const float *weights, const float *value_scales, int n)
 {
-    v128_t acc[4][2 * VALUES_NB];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 2 * VALUES_NB; j++)
-            acc[k][j] = wasm_f32x4_splat(0.0f);
+    v128_t m = wasm_f32x4_splat(TTC_VALUES_WEIGHT_FLOOR);
     int t = 0;
-    for (; t + 4 <= n_values; t += 4) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            values_add(acc[k], wasm_f32x4_splat(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, nb);
+    for (; t + 4 <= n; t += 4)
+        m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_f32x4_mul(wasm_v128_load(weights + t),
+                                                            wasm_v128_load(value_scales + t))));
+    float lane[4];
+    wasm_v128_store(lane, m);
+    float w_max = lane[0];
+    for (int j = 1; j < 4; j++)
+        w_max = lane[j] > w_max ? lane[j] : w_max;
+    for (; t < n; t++) {
+        const float w = weights[t] * value_scales[t];
+        const float a = w < 0.0f ? -w : w;
+        w_max = a > w_max ? a : w_max;
     }
-    const int left = n_values - t; /* 0 to 3 keys, into part[0 .. left) */
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; k++)
-        if (k < left)
-            values_add(acc[k], wasm_f32x4_splat(weights[t + k] * value_scales[t + k]),
-                       values + (size_t)(t + k) * value_stride, nb);
-#pragma GCC unroll 2
+    return w_max;
+}
+
+/* wq[0 .. n) for n <= 256 keys, and wq[n] = 0 when n is odd (the missing
+ * second key of the last pair). */
+static void values_quantize_weights(int16_t *wq, const float *weights,
+                                    const float *value_scales, int n, float inverse)
+{
+    const v128_t iv = wasm_f32x4_splat(inverse);
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+        v128_t q[2];
+        for (int h = 0; h < 2; h++) {
+            const v128_t w = wasm_f32x4_mul(wasm_v128_load(weights + t + 4 * h),
+                                            wasm_v128_load(value_scales + t + 4 * h));
+            /* ttc_round_even with the magic number's subtraction on the bits (kernels.h) */
+            q[h] = wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(w, iv), magic), magic);
+        }
+        wasm_v128_store(wq + t, wasm_i16x8_narrow_i32x4(q[0], q[1]));
+    }
+    for (; t < n; t++)
+        wq[t] = (int16_t)(int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
+    if (n % 2 == 1)
+        wq[n] = 0;
+}
+
+/* out[0 .. 4*nb) of one block of n_pairs pairs (pair p at pairs + p *
+ * pair_bytes, its weights at wq + 2p), nb <= VALUES_NB: stored when first,
+ * else added to out. nb is a constant after inlining; the loops run to
+ * constant bounds and test j < nb so that the compiler unrolls them and keeps
+ * the sums in locals. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                         int pair_bytes, int nb, int first)
+{
+    v128_t acc[VALUES_NB];
+#pragma GCC unroll 8
+    for (int j = 0; j < VALUES_NB; j++)
+        acc[j] = wasm_i32x4_splat(0);
+    for (int p = 0; p < n_pairs; p++) {
+        int32_t w;
+        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
+        const v128_t ws = wasm_i32x4_splat(w); /* w0, w1, w0, w1, ... as int16 */
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
+#pragma GCC unroll 8
+        for (int j = 0; j < VALUES_NB; j++)
+            if (j < nb)
+                acc[j] = wasm_i32x4_add(acc[j],
+                                        wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(v + 8 * j), ws));
+    }
+#pragma GCC unroll 8
     for (int j = 0; j < VALUES_NB; j++)
         if (j < nb) {
-            v128_t sum[2];
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++)
-                sum[h] = wasm_f32x4_add(wasm_f32x4_add(acc[0][2 * j + h], acc[1][2 * j + h]),
-                                        wasm_f32x4_add(acc[2][2 * j + h], acc[3][2 * j + h]));
-            /* even and odd columns back in order */
-            wasm_v128_store(out + 8 * j, wasm_i32x4_shuffle(sum[0], sum[1], 0, 4, 1, 5));
-            wasm_v128_store(out + 8 * j + 4, wasm_i32x4_shuffle(sum[0], sum[1], 2, 6, 3, 7));
+            v128_t sum = wasm_f32x4_convert_i32x4(acc[j]);
+            if (!first)
+                sum = wasm_f32x4_add(wasm_v128_load(out + 4 * j), sum);
+            wasm_v128_store(out + 4 * j, sum);
         }
 }
 
-/* The last head_dim % 8 outputs (n < 8), one at a time. */
-static void values_tail(float *out, const float *weights, const int8_t *values,
-                        const float *value_scales, int n_values, int value_stride, int n)
+/* The same for the last head_dim % 4 outputs (n < 4), one at a time. */
+static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
+                        int pair_bytes, int n, int first)
 {
-    float part[4][8];
-    for (int k = 0; k < 4; k++)
+    int32_t acc[4] = {0, 0, 0, 0};
+    for (int p = 0; p < n_pairs; p++) {
+        const int8_t *v = pairs + (size_t)p * pair_bytes;
         for (int i = 0; i < n; i++)
-            part[k][i] = 0.0f;
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        const float a = weights[t] * value_scales[t];
-        float *p = part[t % 4];
-        for (int i = 0; i < n; i++)
-            p[i] = p[i] + a * (float)v[i];
+            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
     }
     for (int i = 0; i < n; i++)
-        out[i] = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
+        out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
 }
 
 static void attention_values_q8(float *out, const float *weights, const int8_t *values,
-                                const float *value_scales, int n_values, int head_dim,
-                                int value_stride)
+                                const float *value_scales, int n_values, int head_dim)
 {
-    int i = 0;
-    while (head_dim - i >= 8) {
-        const int nb = min_int(VALUES_NB, (head_dim - i) / 8);
-        float *o = out + i;
-        const int8_t *v = values + i;
-        if (nb == 1)
-            values_block(o, weights, v, value_scales, n_values, value_stride, 1);
-        else
-            values_block(o, weights, v, value_scales, n_values, value_stride, VALUES_NB);
-        i += 8 * nb;
+    const float w_max = values_weight_max(weights, value_scales, n_values);
+    const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
+    const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
+    const int pair_bytes = 2 * head_dim;
+    int16_t wq[TTC_VALUES_KEY_BLOCK];
+
+    for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
+        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_pairs = (n_keys + 1) / 2;
+        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int first = t0 == 0;
+        int i = 0;
+        while (head_dim - i >= 4) {
+            const int nb = min_int(VALUES_NB, (head_dim - i) / 4);
+            float *o = out + i;
+            const int8_t *v = pairs + 2 * i;
+            switch (nb) {
+            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
+            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
+            case 3: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
+            case 4: values_block(o, wq, v, n_pairs, pair_bytes, 4, first); break;
+            case 5: values_block(o, wq, v, n_pairs, pair_bytes, 5, first); break;
+            case 6: values_block(o, wq, v, n_pairs, pair_bytes, 6, first); break;
+            case 7: values_block(o, wq, v, n_pairs, pair_bytes, 7, first); break;
+            default: values_block(o, wq, v, n_pairs, pair_bytes, VALUES_NB, first); break;
+            }
+            i += 4 * nb;
+        }
+        if (i < head_dim)
+            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
     }
-    if (i < head_dim)
-        values_tail(out + i, weights, values + i, value_scales, n_values, value_stride,
-                    head_dim - i);
+    const v128_t u = wasm_f32x4_splat(unit);
+    int i = 0;
+    for (; i + 4 <= head_dim; i += 4)
+        wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), u));
+    for (; i < head_dim; i++)
+        out[i] = out[i] * unit;
 }
 
 /* ---- softmax ---- */

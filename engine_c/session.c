@@ -18,11 +18,13 @@ void ttc_complete_options_init(ttc_complete_options *options)
     options->min_confidence = 0.5f;
 }
 
-static void *allocate(size_t count, size_t size, int *failed)
+static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
 {
     void *p = malloc(count * size);
     if (!p)
         *failed = 1;
+    else
+        s->memory_bytes += count * size;
     return p;
 }
 
@@ -34,36 +36,39 @@ static int allocate_buffers(ttc_session *s)
     const size_t kv_dim = (size_t)m->kv_dim, widest = hidden > dim ? hidden : dim;
     const size_t cache = (size_t)m->info.n_layers * window * kv_dim;
     const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
+    /* the int8 values in pairs of positions (forward.c), the window rounded up to even */
+    const size_t value_cache = (size_t)m->info.n_layers * m->info.n_kv_heads *
+                               ((window + 1) / 2 * 2) * (size_t)m->head_dim;
     const size_t pairs = (size_t)m->head_dim / 2;
     int failed = 0;
     ttc_scratch *x = &s->scratch;
 
     if (s->cache.precision == TTC_KV_F32) {
-        s->cache.keys_f32 = allocate(cache, sizeof(float), &failed);
-        s->cache.values_f32 = allocate(cache, sizeof(float), &failed);
+        s->cache.keys_f32 = allocate(s, cache, sizeof(float), &failed);
+        s->cache.values_f32 = allocate(s, cache, sizeof(float), &failed);
     } else {
-        s->cache.keys_q8 = allocate(cache, 1, &failed);
-        s->cache.values_q8 = allocate(cache, 1, &failed);
-        s->cache.key_scales = allocate(cache_scales, sizeof(float), &failed);
-        s->cache.value_scales = allocate(cache_scales, sizeof(float), &failed);
+        s->cache.keys_q8 = allocate(s, cache, 1, &failed);
+        s->cache.values_q8 = allocate(s, value_cache, 1, &failed);
+        s->cache.key_scales = allocate(s, cache_scales, sizeof(float), &failed);
+        s->cache.value_scales = allocate(s, cache_scales, sizeof(float), &failed);
     }
-    x->x = allocate(batch * dim, sizeof(float), &failed);
-    x->normed = allocate(batch * dim, sizeof(float), &failed);
-    x->q = allocate(batch * dim, sizeof(float), &failed);
-    x->k = allocate(batch * kv_dim, sizeof(float), &failed);
-    x->v = allocate(batch * kv_dim, sizeof(float), &failed);
-    x->attention = allocate(batch * dim, sizeof(float), &failed);
-    x->gate = allocate(batch * hidden, sizeof(float), &failed);
-    x->up = allocate(batch * hidden, sizeof(float), &failed);
-    x->scores = allocate(window, sizeof(float), &failed);
-    x->rope_cos = allocate(batch * pairs, sizeof(float), &failed);
-    x->rope_sin = allocate(batch * pairs, sizeof(float), &failed);
-    x->xq = allocate(batch * widest, 1, &failed);
-    x->xs = allocate(batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
-    x->head_q = allocate((size_t)m->head_dim, 1, &failed);
-    s->tokens = allocate(window, sizeof(int), &failed);
-    s->prompt = allocate(window, sizeof(int), &failed);
-    s->logits = allocate(window * (size_t)m->info.vocab_size, sizeof(float), &failed);
+    x->x = allocate(s, batch * dim, sizeof(float), &failed);
+    x->normed = allocate(s, batch * dim, sizeof(float), &failed);
+    x->q = allocate(s, batch * dim, sizeof(float), &failed);
+    x->k = allocate(s, batch * kv_dim, sizeof(float), &failed);
+    x->v = allocate(s, batch * kv_dim, sizeof(float), &failed);
+    x->attention = allocate(s, batch * dim, sizeof(float), &failed);
+    x->gate = allocate(s, batch * hidden, sizeof(float), &failed);
+    x->up = allocate(s, batch * hidden, sizeof(float), &failed);
+    x->scores = allocate(s, window, sizeof(float), &failed);
+    x->rope_cos = allocate(s, batch * pairs, sizeof(float), &failed);
+    x->rope_sin = allocate(s, batch * pairs, sizeof(float), &failed);
+    x->xq = allocate(s, batch * widest, 1, &failed);
+    x->xs = allocate(s, batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
+    x->head_q = allocate(s, (size_t)m->head_dim, 1, &failed);
+    s->tokens = allocate(s, window, sizeof(int), &failed);
+    s->prompt = allocate(s, window, sizeof(int), &failed);
+    s->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), &failed);
     return failed ? TTC_ERR_OUT_OF_MEMORY : TTC_OK;
 }
 
@@ -115,6 +120,11 @@ void ttc_session_free(ttc_session *s)
     for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
         free(buffers[i]);
     free(s);
+}
+
+size_t ttc_session_memory(const ttc_session *s)
+{
+    return s ? s->memory_bytes + sizeof *s : 0;
 }
 
 uint64_t ttc_session_forwarded_tokens(const ttc_session *s)

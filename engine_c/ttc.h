@@ -109,6 +109,8 @@ int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_len
 int ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens, float *out,
                        size_t out_rows);
 
+/* Bytes of memory the session holds (its caches and scratch). */
+size_t ttc_session_memory(const ttc_session *session);
 /* Tokens run through the model since the session was created. */
 uint64_t ttc_session_forwarded_tokens(const ttc_session *session);
 /* Name of the kernel set the session computes with. */

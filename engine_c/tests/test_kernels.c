@@ -229,84 +229,146 @@ static void case_scores(int n_keys, int head_dim)
     free(key_scales);
 }
 
+/* attention_values_q8's inputs (kernels.h): the values of n_values keys in
+ * pairs (with, for an odd n_values, the missing last key's bytes set to
+ * anything but 0, which must not matter), at exactly their size, and weights
+ * and value scales in one of several styles: softmax-like weights with
+ * positive scales (the engine's case), signed and larger, all equal (every
+ * quantised weight then 32767, the largest sums), products below the floor
+ * of w_max (2^-100), or softmax-like with many zeros. */
+typedef struct {
+    i8_buffer values;
+    float *weights, *value_scales;
+} values_input;
+
+static values_input new_values_input(int n_values, int head_dim, int style)
+{
+    const size_t pairs = (size_t)(n_values + 1) / 2;
+    const int value_style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
+    values_input in;
+    in.values = new_i8(pairs * 2 * head_dim, value_style);
+    if (n_values % 2 == 1) {
+        int8_t *missing = in.values.p + (pairs - 1) * 2 * head_dim + 1;
+        for (int i = 0; i < head_dim; i++)
+            missing[2 * i] = (int8_t)(rand_int(0, 1) ? -128 : rand_int(1, 127));
+    }
+    in.weights = new_floats((size_t)n_values);
+    in.value_scales = new_floats((size_t)n_values);
+    switch (style) {
+    case 0:
+        fill_scales(in.weights, (size_t)n_values, -14, -1, 0);
+        fill_scales(in.value_scales, (size_t)n_values, -12, 0, 0);
+        break;
+    case 1:
+        fill_scales(in.weights, (size_t)n_values, -14, 3, 1);
+        fill_scales(in.value_scales, (size_t)n_values, -12, 0, 1);
+        break;
+    case 2: {
+        const float w = rand_float(-14, 0, 0), scale = rand_float(-12, 0, 0);
+        for (int t = 0; t < n_values; t++) {
+            in.weights[t] = w;
+            in.value_scales[t] = scale;
+        }
+        break;
+    }
+    case 3:
+        fill_scales(in.weights, (size_t)n_values, -60, -45, 1);
+        fill_scales(in.value_scales, (size_t)n_values, -60, -50, 0);
+        break;
+    default:
+        fill_scales(in.weights, (size_t)n_values, -14, -1, 0);
+        fill_scales(in.value_scales, (size_t)n_values, -12, 0, 0);
+        for (int t = 0; t < n_values; t++)
+            if (rand_int(0, 2) == 0)
+                in.weights[t] = rand_int(0, 1) ? 0.0f : -0.0f;
+        break;
+    }
+    return in;
+}
+
+static void free_values_input(values_input *in)
+{
+    free(in->values.block);
+    free(in->weights);
+    free(in->value_scales);
+}
+
+enum { VALUES_STYLES = 5 };
+
 static void case_values(int n_values, int head_dim)
 {
-    const int stride = rand_stride(head_dim);
-    const int style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
-    i8_buffer values = new_i8((size_t)(n_values - 1) * stride + head_dim, style);
-    float *weights = new_floats((size_t)n_values);
-    float *value_scales = new_floats((size_t)n_values);
-    /* Mostly softmax-like weights in (0, 1); sometimes signed and larger. */
-    const int signed_weights = rand_int(0, 3) == 0;
-    fill_scales(weights, (size_t)n_values, -14, signed_weights ? 3 : -1, signed_weights);
-    fill_scales(value_scales, (size_t)n_values, -12, 0, 1);
-
+    const int style = rand_int(0, VALUES_STYLES - 1);
+    values_input in = new_values_input(n_values, head_dim, style);
     float *want = new_output((size_t)head_dim);
-    ttc_kernels_generic.attention_values_q8(want, weights, values.p, value_scales, n_values,
-                                            head_dim, stride);
+    ttc_kernels_generic.attention_values_q8(want, in.weights, in.values.p, in.value_scales,
+                                            n_values, head_dim);
     char shape[96];
-    snprintf(shape, sizeof shape, "n_values=%d head_dim=%d value_stride=%d", n_values, head_dim,
-             stride);
+    snprintf(shape, sizeof shape, "n_values=%d head_dim=%d style=%d", n_values, head_dim,
+             style);
     for (int s = 0; s < n_sets; s++) {
         float *got = new_output((size_t)head_dim);
-        sets[s].k->attention_values_q8(got, weights, values.p, value_scales, n_values, head_dim,
-                                       stride);
+        sets[s].k->attention_values_q8(got, in.weights, in.values.p, in.value_scales, n_values,
+                                       head_dim);
         check(&sets[s], "attention_values_q8", shape, want, got, (size_t)head_dim);
         free(got);
     }
     free(want);
-    free(values.block);
-    free(weights);
-    free(value_scales);
+    free_values_input(&in);
 }
 
-/* The definition of attention_values_q8 (kernels.h), transcribed literally
- * with all four partial sums of every output at once: the generic kernel,
- * which takes the outputs in blocks, must give exactly this. */
-static void values_by_definition(float *out, const float *weights, const int8_t *values,
-                                 const float *value_scales, int n_values, int head_dim,
-                                 int value_stride)
+/* The definition of attention_values_q8 (kernels.h), transcribed literally:
+ * every output on its own, its blocks' sums in int64 (which must not exceed
+ * int32's range) and every quantised weight computed afresh. The generic
+ * kernel must give exactly this. */
+static int values_by_definition(float *out, const float *weights, const int8_t *values,
+                                const float *value_scales, int n_values, int head_dim)
 {
-    float *part = new_floats((size_t)4 * head_dim);
-    for (int i = 0; i < 4 * head_dim; i++)
-        part[i] = 0.0f;
-    for (int t = 0; t < n_values; t++) {
-        const int8_t *v = values + (size_t)t * value_stride;
-        float *p = part + (size_t)(t % 4) * head_dim;
-        for (int i = 0; i < head_dim; i++)
-            p[i] = p[i] + (weights[t] * value_scales[t]) * (float)v[i];
+    int overflow = 0;
+    float w_max = 0x1p-100f;
+    for (int t = 0; t < n_values; t++)
+        w_max = fmaxf(w_max, fabsf(weights[t] * value_scales[t]));
+    const float inverse = 32767.0f / w_max;
+    const float unit = w_max / 32767.0f;
+    for (int i = 0; i < head_dim; i++) {
+        out[i] = 0.0f;
+        for (int t0 = 0; t0 < n_values; t0 += 256) {
+            int64_t sum = 0;
+            for (int t = t0; t < t0 + 256 && t < n_values; t++) {
+                const int32_t wq = (int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
+                if (wq < -32767 || wq > 32767)
+                    overflow = 1;
+                sum += (int64_t)wq * values[(size_t)(t - t % 2) * head_dim + 2 * i + t % 2];
+            }
+            if (sum < INT32_MIN || sum > INT32_MAX)
+                overflow = 1;
+            out[i] = out[i] + (float)(int32_t)sum;
+        }
+        out[i] = out[i] * unit;
     }
-    for (int i = 0; i < head_dim; i++)
-        out[i] = (part[i] + part[head_dim + i]) + (part[2 * head_dim + i] + part[3 * head_dim + i]);
-    free(part);
+    return overflow;
 }
 
 static int definition_failures;
 
-static void case_values_definition(int n_values, int head_dim)
+static void case_values_definition(int n_values, int head_dim, int style)
 {
-    const int stride = rand_stride(head_dim);
-    i8_buffer values = new_i8((size_t)(n_values - 1) * stride + head_dim, 0);
-    float *weights = new_floats((size_t)n_values);
-    float *value_scales = new_floats((size_t)n_values);
-    fill_scales(weights, (size_t)n_values, -14, 3, 1);
-    fill_scales(value_scales, (size_t)n_values, -12, 0, 1);
+    values_input in = new_values_input(n_values, head_dim, style);
     float *want = new_output((size_t)head_dim);
     float *got = new_output((size_t)head_dim);
-    values_by_definition(want, weights, values.p, value_scales, n_values, head_dim, stride);
-    ttc_kernels_generic.attention_values_q8(got, weights, values.p, value_scales, n_values,
-                                            head_dim, stride);
-    if (memcmp(want, got, (size_t)head_dim * sizeof *got) != 0 ||
+    const int overflow = values_by_definition(want, in.weights, in.values.p, in.value_scales,
+                                              n_values, head_dim);
+    ttc_kernels_generic.attention_values_q8(got, in.weights, in.values.p, in.value_scales,
+                                            n_values, head_dim);
+    if (overflow || memcmp(want, got, (size_t)head_dim * sizeof *got) != 0 ||
         !guard_intact(got, (size_t)head_dim)) {
         if (++definition_failures <= 5)
-            printf("FAIL generic attention_values_q8 n_values=%d head_dim=%d differs from "
-                   "its definition\n", n_values, head_dim);
+            printf("FAIL generic attention_values_q8 n_values=%d head_dim=%d style=%d %s\n",
+                   n_values, head_dim, style,
+                   overflow ? "leaves int16 or int32" : "differs from its definition");
     }
     free(want);
     free(got);
-    free(values.block);
-    free(weights);
-    free(value_scales);
+    free_values_input(&in);
 }
 
 /* Softmax inputs in one of several styles: scattered over [-200, 50] (so
@@ -500,23 +562,32 @@ static void run_attention_cases(void)
     static const int lengths[] = {1,  2,  3,  4,  5,  6,   7,   8,   9,   15,  16,
                                   17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 300};
     for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
-        for (size_t n = 0; n < sizeof lengths / sizeof *lengths; n++) {
+        for (size_t n = 0; n < sizeof lengths / sizeof *lengths; n++)
             case_scores(lengths[n], head_dims[h]);
-            case_values(lengths[n], head_dims[h]);
-        }
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 200; i++)
         case_scores(rand_int(1, 300), rand_int(1, 160));
-        case_values(rand_int(1, 300), rand_int(1, 160));
-    }
+
+    /* values: every head_dim to 70 (the kernels' chunks of 4, 8 and 16
+     * outputs and their tails), lengths around the blocks of 256 keys */
+    static const int value_lengths[] = {1,   2,   3,   4,   5,   7,   8,    9,    16,  17,
+                                        31,  32,  33,  64,  65,  100, 255,  256,  257, 258,
+                                        511, 512, 513, 767, 1499, 1500, 2047, 2048};
+    for (int head_dim = 1; head_dim <= 70; head_dim++)
+        for (size_t n = 0; n < sizeof value_lengths / sizeof *value_lengths; n++)
+            if (value_lengths[n] <= 300 || head_dim % 16 == 0 || head_dim % 16 == 1)
+                case_values(value_lengths[n], head_dim);
+    for (int i = 0; i < 300; i++)
+        case_values(rand_int(1, 1100), rand_int(1, 160));
 }
 
 static void run_values_definition_cases(void)
 {
     static const int head_dims[] = {1, 7, 8, 48, 63, 64, 65, 127, 128, 129, 160};
-    static const int lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 300};
+    static const int lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 255, 256, 257, 300, 513, 1500};
     for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
         for (size_t n = 0; n < sizeof lengths / sizeof *lengths; n++)
-            case_values_definition(lengths[n], head_dims[h]);
+            for (int style = 0; style < VALUES_STYLES; style++)
+                case_values_definition(lengths[n], head_dims[h], style);
     printf("generic attention_values_q8 against its definition: %s\n",
            definition_failures ? "FAILED" : "ok");
 }

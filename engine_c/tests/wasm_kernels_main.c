@@ -92,13 +92,12 @@ int attention_scores_q8(int set, float *out, const int8_t *q, float q_scale, con
 
 EXPORT("attention_values_q8")
 int attention_values_q8(int set, float *out, const float *weights, const int8_t *values,
-                        const float *value_scales, int n_values, int head_dim, int value_stride)
+                        const float *value_scales, int n_values, int head_dim)
 {
     const ttc_kernels *k = kernel_set(set);
     if (k == NULL)
         return -1;
-    k->attention_values_q8(out, weights, values, value_scales, n_values, head_dim,
-                           value_stride);
+    k->attention_values_q8(out, weights, values, value_scales, n_values, head_dim);
     return 0;
 }
 

@@ -170,27 +170,62 @@ function scoresCase(rand, nKeys, headDim, atEnd = false) {
   assertSame(outputBits(outs[GENERIC], nKeys), outputBits(outs[SIMD], nKeys), what);
 }
 
-function valuesCase(rand, nValues, headDim, atEnd = false) {
+// attention_values_q8's inputs (kernels.h): the values of nValues keys in
+// pairs (byte 2i + t % 2 of pair t / 2 is value i of key t), with the missing
+// last key of an odd nValues set to anything but 0 (which must not matter),
+// and weights and value scales in one of several styles: softmax-like with
+// positive scales (the engine's case), signed and larger, all equal (every
+// quantised weight 32767, the largest sums), products below the floor of
+// w_max (2^-100), or softmax-like with many zeros.
+const VALUES_STYLES = 5;
+
+function valuesInput(rand, nValues, headDim, style) {
+  const pairs = Math.ceil(nValues / 2);
+  const values = randInt8(rand, pairs * 2 * headDim, rand() < 0.7 ? 0 : int(rand, 1, 2));
+  if (nValues % 2 === 1) {
+    for (let i = 0; i < headDim; i++) {
+      values[(pairs - 1) * 2 * headDim + 2 * i + 1] = rand() < 0.5 ? -128 : int(rand, 1, 127);
+    }
+  }
+  let weights, valueScales;
+  if (style === 1) {
+    weights = randFloats(rand, nValues, -14, 3, true);
+    valueScales = randFloats(rand, nValues, -12, 0, true);
+  } else if (style === 2) {
+    weights = new Float32Array(nValues).fill(randFloat(rand, -14, 0, false));
+    valueScales = new Float32Array(nValues).fill(randFloat(rand, -12, 0, false));
+  } else if (style === 3) {
+    weights = randFloats(rand, nValues, -60, -45, true);
+    valueScales = randFloats(rand, nValues, -60, -50, false);
+  } else {
+    weights = randFloats(rand, nValues, -14, -1, false);
+    valueScales = randFloats(rand, nValues, -12, 0, false);
+    if (style === 4) {
+      for (let t = 0; t < nValues; t++) if (rand() < 1 / 3) weights[t] = rand() < 0.5 ? 0 : -0;
+    }
+  }
+  return { values, weights, valueScales };
+}
+
+// `atEnd` names the input placed last in memory: 'values', 'weights' or 'scales'.
+function valuesCase(rand, nValues, headDim, atEnd = null) {
   wasm.heap_reset();
-  const valueStride = stride(rand, headDim);
-  const style = rand() < 0.7 ? 0 : int(rand, 1, 2);
-  const values = randInt8(rand, (nValues - 1) * valueStride + headDim, style);
-  const signedWeights = rand() < 0.25;
-  const weights = randFloats(rand, nValues, -14, signedWeights ? 3 : -1, signedWeights);
-  const valueScales = randFloats(rand, nValues, -12, 0, true);
+  const style = int(rand, 0, VALUES_STYLES - 1);
+  const { values, weights, valueScales } = valuesInput(rand, nValues, headDim, style);
   const outs = [newOutput(headDim), newOutput(headDim)];
-  const wp = put(weights), vsp = put(valueScales);
-  const vp = atEnd ? putAtEnd(values) : put(values);
+  const placed = { values, weights, scales: valueScales };
+  const p = {};
+  for (const name of Object.keys(placed)) if (name !== atEnd) p[name] = put(placed[name]);
+  if (atEnd) p[atEnd] = putAtEnd(placed[atEnd]);
   for (const set of [GENERIC, SIMD]) {
-    const status = wasm.attention_values_q8(set, outs[set], wp, vp, vsp, nValues, headDim,
-      valueStride);
+    const status = wasm.attention_values_q8(set, outs[set], p.weights, p.values, p.scales, nValues,
+      headDim);
     assert.equal(status, 0);
   }
-  const what =
-    `attention_values_q8 n_values=${nValues} head_dim=${headDim} value_stride=${valueStride}`;
+  const what = `attention_values_q8 n_values=${nValues} head_dim=${headDim} style=${style}`;
   assertSame(outputBits(outs[GENERIC], headDim), outputBits(outs[SIMD], headDim), what);
   const out = new Float32Array(outputBits(outs[GENERIC], headDim).buffer, 0, headDim);
-  return { weights, values, valueScales, valueStride, out };
+  return { weights, values, valueScales, out };
 }
 
 // Softmax inputs in one of several styles: scattered over [-200, 50] (many
@@ -348,14 +383,29 @@ function quantizeByDefinition(x, groupSize) {
   return { q, scales };
 }
 
-function valuesByDefinition(weights, values, valueScales, nValues, headDim, valueStride) {
-  const part = [0, 1, 2, 3].map(() => new Array(headDim).fill(0));
+function valuesByDefinition(weights, values, valueScales, nValues, headDim) {
+  let wMax = 2 ** -100;
+  for (let t = 0; t < nValues; t++) wMax = Math.max(wMax, Math.abs(f(weights[t] * valueScales[t])));
+  const inverse = f(32767 / wMax);
+  const unit = f(wMax / 32767);
+  const magic = 12582912;
+  const wq = [];
   for (let t = 0; t < nValues; t++) {
-    const a = f(weights[t] * valueScales[t]);
-    const p = part[t % 4];
-    for (let i = 0; i < headDim; i++) p[i] = f(p[i] + f(a * values[t * valueStride + i]));
+    wq.push(f(f(f(f(weights[t] * valueScales[t]) * inverse) + magic) - magic));
+    assert.ok(Math.abs(wq[t]) <= 32767);
   }
-  return part[0].map((_, i) => f(f(part[0][i] + part[1][i]) + f(part[2][i] + part[3][i])));
+  const out = new Array(headDim).fill(0);
+  for (let t0 = 0; t0 < nValues; t0 += 256) {
+    for (let i = 0; i < headDim; i++) {
+      let sum = 0; // exact: far below 2^53
+      for (let t = t0; t < Math.min(t0 + 256, nValues); t++) {
+        sum += wq[t] * values[(t - (t % 2)) * headDim + 2 * i + (t % 2)];
+      }
+      assert.ok(Math.abs(sum) < 2 ** 31);
+      out[i] = f(out[i] + f(sum));
+    }
+  }
+  return out.map((v) => f(v * unit));
 }
 
 // ---- the tests ----
@@ -395,7 +445,11 @@ test('attention kernels: SIMD128 equals generic bit for bit', () => {
   }
   for (let i = 0; i < 200; i++) {
     scoresCase(rand, int(rand, 1, 300), int(rand, 1, 160));
-    valuesCase(rand, int(rand, 1, 300), int(rand, 1, 160));
+    valuesCase(rand, int(rand, 1, 1100), int(rand, 1, 160));
+  }
+  // values: lengths around the blocks of 256 keys
+  for (const headDim of [1, 3, 4, 5, 8, 16, 31, 32, 33, 48, 64, 65]) {
+    for (const n of [255, 256, 257, 511, 512, 513, 1500, 2047]) valuesCase(rand, n, headDim);
   }
 });
 
@@ -428,7 +482,7 @@ test('no kernel reads past the end of its inputs', () => {
   for (const headDim of HEAD_DIMS) {
     for (const n of [1, 7, 8, 9]) {
       scoresCase(rand, n, headDim, true);
-      valuesCase(rand, n, headDim, true);
+      for (const atEnd of ['values', 'weights', 'scales']) valuesCase(rand, n, headDim, atEnd);
     }
   }
   for (let n = 1; n <= 17; n++) softmaxCase(rand, n, n % SOFTMAX_STYLES, true);
@@ -473,9 +527,9 @@ test('generic softmax matches its definition, transcribed to JavaScript', () => 
 test('generic attention_values_q8 matches its definition, transcribed to JavaScript', () => {
   const rand = rng(7);
   for (const headDim of [1, 8, 48, 65, 130]) {
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 9, 300]) {
-      const { weights, values, valueScales, valueStride, out } = valuesCase(rand, n, headDim);
-      const want = valuesByDefinition(weights, values, valueScales, n, headDim, valueStride);
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 9, 255, 256, 257, 300, 600]) {
+      const { weights, values, valueScales, out } = valuesCase(rand, n, headDim);
+      const want = valuesByDefinition(weights, values, valueScales, n, headDim);
       for (let i = 0; i < headDim; i++) {
         assert.ok(Object.is(out[i], want[i]),
           `attention_values_q8 n_values=${n} head_dim=${headDim}: out[${i}] = ${out[i]}, ` +
