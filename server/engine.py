@@ -17,7 +17,9 @@ from typing import Any
 
 from server._ttc_engine import ffi, lib
 
-__all__ = ["EngineError", "Model", "ModelError", "ModelInfo", "Session"]
+__all__ = ["MAX_SUGGESTION", "EngineError", "Model", "ModelError", "ModelInfo", "Session"]
+
+MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
 
 _KV_PRECISIONS = {"int8": lib.TTC_KV_INT8, "f32": lib.TTC_KV_F32}
 
@@ -185,6 +187,11 @@ class Session:
     def forwarded_tokens(self) -> int:
         """Tokens run through the model by this session so far."""
         return lib.ttc_session_forwarded_tokens(self._handle)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Memory the session holds: its KV cache, logits and scratch."""
+        return lib.ttc_session_memory(self._handle)
 
     @property
     def kernels(self) -> str:

@@ -1,0 +1,71 @@
+"""python -m server: the ttcc language server (stdio by default)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from server import __version__
+from server.settings import DEFAULT_MODELS_DIR, Settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m server",
+        description="ttcc language server: inline code completions from a tiny transformer "
+        "running on this machine (LSP textDocument/inlineCompletion, with "
+        "textDocument/completion as a fallback).",
+    )
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)"
+    )
+    transport.add_argument(
+        "--tcp", metavar="HOST:PORT", help="listen for one LSP client on this TCP address"
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULT_MODELS_DIR,
+        help=f"directory of NAME.ttc model files (default: {DEFAULT_MODELS_DIR})",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log to stderr (default: info); stdout stays LSP's alone",
+    )
+    parser.add_argument("--version", action="version", version=f"ttcc {__version__}")
+    args = parser.parse_args(argv)
+    if args.tcp is not None:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(f"--tcp expects HOST:PORT, got {args.tcp!r}")
+        args.host, args.port = host, int(port)
+    if not args.models_dir.is_dir():
+        parser.error(f"--models-dir {args.models_dir} is not a directory")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.log_level != "debug":  # pygls logs every message it sends at info level
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+    from server.lsp import create_server  # after logging is set up: it loads the engine
+
+    server = create_server(Settings(models_dir=args.models_dir.resolve()))
+    if args.tcp is not None:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+
+
+if __name__ == "__main__":
+    main()

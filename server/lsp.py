@@ -1,0 +1,153 @@
+"""The language server: one pygls server object and one small handler per LSP method.
+
+A keystroke arrives as textDocument/didChange (pygls keeps the document) and then
+textDocument/inlineCompletion; the engine runs in a worker thread on that
+document's warm session, and an answer whose document changed meanwhile is
+dropped rather than shown stale."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from server import __version__
+from server.completion import Cursor, completion_item, cursor_at, inline_item
+from server.engine import Model
+from server.languages import BASE_MODEL, language_of
+from server.models import ModelStore
+from server.sessions import DocumentSession, SessionPool
+from server.settings import Settings, update
+
+log = logging.getLogger(__name__)
+
+
+class CompletionServer(LanguageServer):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("ttcc", __version__)
+        self.settings = settings
+        self.models = ModelStore(settings.models_dir)
+        self.sessions = SessionPool(settings.memory_budget_mb << 20)
+        self.last_latency_ms: float | None = None
+
+    def apply_settings(self, sent: object) -> None:
+        settings, problems = update(self.settings, sent)
+        self.settings = settings
+        self.sessions.budget_bytes = settings.memory_budget_mb << 20
+        for problem in problems:
+            self.show(types.MessageType.Warning, problem)
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"ttcc: {message}"))
+
+    def model_for(self, language_id: str | None, uri: str) -> Model | None:
+        """The document's language model, else the base model (for unknown languages only
+        when the settings say so, and when a language's own file is unavailable)."""
+        language = language_of(language_id, uri)
+        if language is None:
+            names = [BASE_MODEL] if self.settings.unknown_languages == "base" else []
+        elif language in self.settings.enabled_languages:
+            names = [language, BASE_MODEL]
+        else:
+            names = []
+        for name in names:
+            model, problem = self.models.get(name)
+            if problem is not None and self.models.exists(name):
+                self.show(types.MessageType.Error, problem)  # a damaged file, said once
+            if model is not None:
+                return model
+        return None
+
+    async def suggest(self, uri: str, position: types.Position) -> tuple[str, Cursor] | None:
+        """The engine's suggestion at position, or None (nothing to say, or stale)."""
+        document = self.workspace.text_documents.get(uri)  # only documents the client opened
+        if document is None or not self.settings.enabled:
+            return None
+        model = self.model_for(document.language_id, uri)
+        if model is None:
+            return None
+        version = document.version
+        if self.settings.debounce_ms:
+            await asyncio.sleep(self.settings.debounce_ms / 1000)
+            if self.current_version(uri) != version:
+                return None
+        cursor = cursor_at(document, position)
+        if cursor is None:
+            return None
+        entry = self.sessions.get(uri, model)
+        started = time.perf_counter()
+        text = await asyncio.to_thread(self._complete, entry, cursor, self.settings)
+        self.last_latency_ms = 1000 * (time.perf_counter() - started)
+        if self.current_version(uri) != version or not text:
+            return None
+        return text, cursor
+
+    def current_version(self, uri: str) -> int | None:
+        document = self.workspace.text_documents.get(uri)
+        return None if document is None else document.version
+
+    @staticmethod
+    def _complete(entry: DocumentSession, cursor: Cursor, settings: Settings) -> str:
+        with entry.lock:
+            return entry.session.complete(
+                cursor.prefix,
+                cursor.suffix,
+                multiline=settings.multiline,
+                max_chars=settings.max_chars,
+                min_confidence=settings.min_confidence,
+            )
+
+
+def create_server(settings: Settings) -> CompletionServer:
+    server = CompletionServer(settings)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CompletionServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(params.initialization_options)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(
+        ls: CompletionServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        ls.apply_settings(params.settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CompletionServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.sessions.drop(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: CompletionServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        found = await _suggest_safely(ls, params.text_document.uri, params.position)
+        if found is None:
+            return None
+        return types.InlineCompletionList(items=[inline_item(*found)])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(
+        ls: CompletionServer, params: types.CompletionParams
+    ) -> types.CompletionList:
+        found = await _suggest_safely(ls, params.text_document.uri, params.position)
+        items = [] if found is None else [completion_item(*found)]
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    return server
+
+
+async def _suggest_safely(
+    ls: CompletionServer, uri: str, position: types.Position
+) -> tuple[str, Cursor] | None:
+    """ls.suggest, with any failure logged and answered with nothing: one bad document
+    must not take the others down."""
+    try:
+        return await ls.suggest(uri, position)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("completion failed for %s at %s", uri, position)
+        return None

@@ -1,0 +1,285 @@
+"""The language server end to end: pytest-lsp starts `python -m server` as a
+subprocess and talks LSP to it over stdio, as an editor would."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+import torch
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from server.engine import Model
+from tests.scripted_model import export_scripted
+from training.export import export_ttc
+from training.model import PRESETS, Transformer
+
+# Models the server under test loads, made once when this module is imported:
+#   python: scripted, "=" -> " 42", "(" -> "a)"      base: scripted, "=" -> " 0"
+#   javascript: random weights (varied suggestions)  rust: a damaged file      go: absent
+MODELS = Path(tempfile.mkdtemp(prefix="ttcc-server-models-"))
+export_scripted(
+    MODELS / "python.ttc",
+    {"=": " ", " ": "4", "4": "2", "2": "<EOS>", "(": "a", "a": ")", ")": "<END>"},
+)
+export_scripted(MODELS / "base.ttc", {"=": " ", " ": "0", "0": "<EOS>"})
+torch.manual_seed(0)
+export_ttc(Transformer(PRESETS["tiny"]), MODELS / "javascript.ttc", {"language": "javascript"})
+(MODELS / "rust.ttc").write_bytes((MODELS / "base.ttc").read_bytes()[:-10])
+
+SERVER = [sys.executable, "-m", "server", "--models-dir", str(MODELS)]
+
+
+async def initialized(client: LanguageClient, **options) -> types.InitializeResult:
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                text_document=types.TextDocumentClientCapabilities(
+                    inline_completion=types.InlineCompletionClientCapabilities(),
+                    completion=types.CompletionClientCapabilities(),
+                )
+            ),
+            initialization_options={"ttcc": options},
+        )
+    )
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def client(lsp_client: LanguageClient):
+    lsp_client.initialize_result = await initialized(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def eager_client(lsp_client: LanguageClient):
+    """Suggestions regardless of confidence, so the random model always says something."""
+    await initialized(lsp_client, minConfidence=0.0, maxChars=12)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def slow_client(lsp_client: LanguageClient):
+    """Waits 300 ms before computing: time to change the document or cancel."""
+    await initialized(lsp_client, debounceMs=300)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def open_document(client: LanguageClient, uri: str, text: str, language: str = "python") -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=1, text=text
+            )
+        )
+    )
+
+
+def insert(client: LanguageClient, uri: str, version: int, at: types.Position, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)
+            ],
+        )
+    )
+
+
+async def inline(client: LanguageClient, uri: str, line: int, character: int):
+    return await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line, character),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+
+
+async def suggestion(client: LanguageClient, uri: str, line: int, character: int) -> str | None:
+    result = await inline(client, uri, line, character)
+    return None if result is None else result.items[0].insert_text
+
+
+async def test_capabilities(client: LanguageClient) -> None:
+    capabilities = client.initialize_result.capabilities
+    assert capabilities.inline_completion_provider is not None
+    assert capabilities.completion_provider is not None
+    sync = capabilities.text_document_sync
+    assert sync.change == types.TextDocumentSyncKind.Incremental
+
+
+async def test_inline_completion(client: LanguageClient) -> None:
+    open_document(client, "file:///a.py", "x =")
+    result = await inline(client, "file:///a.py", 0, 3)
+    (item,) = result.items
+    assert item.insert_text == " 42"
+    assert item.range == types.Range(types.Position(0, 3), types.Position(0, 3))
+
+
+async def test_mid_line_item_replaces_what_it_types_again(client: LanguageClient) -> None:
+    open_document(client, "file:///b.py", "value = f()\n")
+    result = await inline(client, "file:///b.py", 0, 10)  # between "(" and ")"
+    (item,) = result.items
+    assert item.insert_text == "a)"
+    assert item.range == types.Range(types.Position(0, 10), types.Position(0, 11))
+
+
+async def test_completion_fallback(client: LanguageClient) -> None:
+    open_document(client, "file:///c.py", "total = f(\n")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri="file:///c.py"),
+            position=types.Position(0, 10),
+        )
+    )
+    (item,) = result.items
+    assert item.text_edit.new_text == "a)"
+    assert item.text_edit.range == types.Range(types.Position(0, 10), types.Position(0, 10))
+
+
+async def test_routing_by_language_extension_and_base(client: LanguageClient) -> None:
+    open_document(client, "file:///d.py", "y =", language="")  # by extension
+    open_document(client, "file:///notes.txt", "y =", language="plaintext")  # base model
+    open_document(client, "file:///main.go", "y =", language="go")  # no go.ttc: base
+    assert await suggestion(client, "file:///d.py", 0, 3) == " 42"
+    assert await suggestion(client, "file:///notes.txt", 0, 3) == " 0"
+    assert await suggestion(client, "file:///main.go", 0, 3) == " 0"
+
+
+async def test_damaged_model_is_reported_and_others_keep_working(client: LanguageClient) -> None:
+    open_document(client, "file:///lib.rs", "let y =", language="rust")
+    assert await suggestion(client, "file:///lib.rs", 0, 7) == " 0"  # the base stands in
+    errors = [m for m in client.messages if m.type == types.MessageType.Error]
+    assert any("rust.ttc" in m.message for m in errors)
+    open_document(client, "file:///e.py", "z =")
+    assert await suggestion(client, "file:///e.py", 0, 3) == " 42"
+
+
+async def test_settings_change(client: LanguageClient) -> None:
+    open_document(client, "file:///f.py", "x =")
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"ttcc": {"maxChars": 2, "unknownLanguages": "off", "maxCharz": 1}}
+        )
+    )
+    assert await suggestion(client, "file:///f.py", 0, 3) == " 4"
+    open_document(client, "file:///notes.txt", "y =", language="plaintext")
+    assert await suggestion(client, "file:///notes.txt", 0, 3) is None
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"ttcc": {"maxChars": "many"}})
+    )
+    assert await suggestion(client, "file:///f.py", 0, 3) == " 4"
+    warnings = [m for m in client.messages if m.type == types.MessageType.Warning]
+    assert any("maxChars" in m.message for m in warnings)
+
+
+async def test_disabled_language(client: LanguageClient) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"enabledLanguages": ["rust"]})
+    )
+    open_document(client, "file:///g.py", "x =")
+    assert await suggestion(client, "file:///g.py", 0, 3) is None
+
+
+async def test_bad_input(client: LanguageClient) -> None:
+    # Unknown document, and a request before its didOpen.
+    assert await suggestion(client, "file:///never-opened.py", 0, 0) is None
+    open_document(client, "file:///h.py", "x =\n")
+    # Positions outside the document.
+    assert await suggestion(client, "file:///h.py", 7, 0) is None
+    assert await suggestion(client, "file:///h.py", 0, 99) == " 42"  # end of the line
+    # Non-ASCII, CRLF, a surrogate pair (2 UTF-16 units) before the cursor.
+    open_document(client, "file:///i.py", "naïve = 1\r\n😀 x =\r\nz")
+    assert await suggestion(client, "file:///i.py", 1, 6) == " 42"
+    # A 5 MB document.
+    big = "item = values[index]  # ok\n" * (5_000_000 // 27) + "x ="
+    open_document(client, "file:///big.py", big)
+    assert await suggestion(client, "file:///big.py", big.count("\n"), 3) == " 42"
+    # Still serving.
+    assert await suggestion(client, "file:///h.py", 0, 3) == " 42"
+
+
+async def test_stale_answers_are_dropped(slow_client: LanguageClient) -> None:
+    client = slow_client
+    open_document(client, "file:///j.py", "x =")
+    request = asyncio.ensure_future(inline(client, "file:///j.py", 0, 3))
+    await asyncio.sleep(0.05)
+    insert(client, "file:///j.py", 2, types.Position(0, 3), " ")
+    assert await request is None
+    assert await suggestion(client, "file:///j.py", 0, 3) == " 42"  # the server is fine
+
+
+async def test_cancelled_request(slow_client: LanguageClient) -> None:
+    client = slow_client
+    open_document(client, "file:///k.py", "x =")
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri="file:///k.py"),
+        position=types.Position(0, 3),
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
+    )
+    request = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="cancel-me"
+        )
+    )
+    await asyncio.sleep(0.05)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await request
+    assert await suggestion(client, "file:///k.py", 0, 3) == " 42"
+
+
+async def test_incremental_edits_equal_a_fresh_computation(eager_client: LanguageClient) -> None:
+    client = eager_client
+    model = Model.load(MODELS / "javascript.ttc")
+    uri = "file:///app.js"
+    text = "function add(a, b) {\n  return \n}\n"
+    open_document(client, uri, text, language="javascript")
+    line, column, version = 1, 9, 1
+    for typed in "a + b; // sum":
+        version += 1
+        insert(client, uri, version, types.Position(line, column), typed)
+        offset = text.index("\n", 0) + 1 + column
+        text = text[:offset] + typed + text[offset:]
+        column += 1
+        got = await suggestion(client, uri, line, column)
+        offset += 1
+        expected = model.session().complete(
+            text[:offset], text[offset:], min_confidence=0.0, max_chars=12
+        )
+        assert (got or "") == expected
+
+
+def resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def test_burst_of_edits_keeps_memory_stable(eager_client: LanguageClient) -> None:
+    client = eager_client
+    uri = "file:///burst.js"
+    open_document(client, uri, "", language="javascript")
+    pid = client._server.pid
+    warm = 0
+    for i in range(500):
+        if i == 100:
+            warm = resident_kb(pid)
+        insert(client, uri, i + 2, types.Position(0, i), "xy(;, "[i % 6])
+        await inline(client, uri, 0, i + 1)
+    growth_mb = (resident_kb(pid) - warm) / 1024
+    assert growth_mb < 5, f"server memory grew by {growth_mb:.1f} MB over 400 keystrokes"

@@ -1,0 +1,98 @@
+"""The language server's parts on their own: settings, routing, sessions, ranges."""
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from server.completion import completion_item, cursor_at, inline_item, retyped_length
+from server.engine import Model
+from server.languages import LANGUAGES, language_of
+from server.models import ModelStore
+from server.sessions import SessionPool
+from server.settings import Settings, update
+
+
+def test_settings_defaults_and_updates() -> None:
+    settings = Settings()
+    assert settings.enabled_languages == LANGUAGES and settings.max_chars == 64
+    updated, problems = update(settings, {"ttcc": {"maxChars": 10, "multiline": True}})
+    assert (updated.max_chars, updated.multiline, problems) == (10, True, [])
+    updated, problems = update(settings, {"maxChars": 0, "minConfidence": 2, "debounceMs": "x"})
+    assert updated == settings and len(problems) == 3
+    updated, problems = update(settings, {"enabledLanguages": ["python", "cobol"]})
+    assert updated == settings and "cobol" in problems[0]
+    assert update(settings, None) == (settings, [])
+    assert update(settings, {"modelsDir": "/etc"})[0].models_dir == settings.models_dir
+
+
+@pytest.mark.parametrize(
+    ("language_id", "uri", "expected"),
+    [
+        ("python", "file:///x", "python"),
+        ("typescriptreact", "file:///x", "typescript"),
+        ("", "file:///src/main.rs", "rust"),
+        ("plaintext", "file:///a/b.hpp", "cpp"),
+        ("plaintext", "untitled:Untitled-1", None),
+        (None, "file:///notes.md", None),
+    ],
+)
+def test_language_routing(language_id: str | None, uri: str, expected: str | None) -> None:
+    assert language_of(language_id, uri) == expected
+
+
+def test_model_store_loads_once_and_reports_once(tiny_model_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "python.ttc").write_bytes(tiny_model_path.read_bytes())
+    (tmp_path / "rust.ttc").write_bytes(b"TTCM broken")
+    store = ModelStore(tmp_path)
+    first, problem = store.get("python")
+    assert problem is None and store.get("python")[0] is first
+    model, problem = store.get("rust")
+    assert model is None and "truncated" in problem
+    assert store.get("rust") == (None, None)
+    assert store.get("go")[0] is None
+
+
+def test_session_pool_keeps_within_budget(tiny_model_path: Path) -> None:
+    model = Model.load(tiny_model_path)
+    one_session = model.session().memory_bytes
+    pool = SessionPool(budget_bytes=3 * one_session)
+    for name in "abcde":
+        pool.get(f"file:///{name}", model)
+    assert len(pool) == 3 and "file:///a" not in pool and "file:///e" in pool
+    pool.get("file:///c", model)  # c is now the most recent
+    pool.get("file:///f", model)
+    assert "file:///c" in pool and "file:///d" not in pool
+    pool.drop("file:///c")
+    assert "file:///c" not in pool and pool.memory_bytes <= 3 * one_session
+
+
+def test_cursor_positions() -> None:
+    document = TextDocument("file:///a.py", "ab😀c\r\nd\n")
+    cursor = cursor_at(document, types.Position(0, 4))  # after the emoji (2 UTF-16 units)
+    assert (cursor.prefix, cursor.line_after) == ("ab😀", "c")
+    assert cursor_at(document, types.Position(0, 40)).prefix == "ab😀c"
+    assert cursor_at(document, types.Position(2, 0)).prefix == "ab😀c\r\nd\n"
+    assert cursor_at(document, types.Position(3, 0)) is None
+    assert cursor_at(TextDocument("file:///b", ""), types.Position(0, 0)).prefix == ""
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "line_after", "expected"),
+    [("x)", ")", 1), ("a) {", ") {", 3), ("a", ")", 0), ("a, b)", ") + 1", 1), ("", ")", 0)],
+)
+def test_retyped_length(suggestion: str, line_after: str, expected: int) -> None:
+    assert retyped_length(suggestion, line_after) == expected
+
+
+def test_items_use_utf16_units() -> None:
+    document = TextDocument("file:///a.py", "s = f('é😀', \n")
+    cursor = cursor_at(document, types.Position(0, 13))
+    item = inline_item("b)", cursor)
+    assert item.range.start == item.range.end == types.Position(0, 13)
+    word_document = TextDocument("file:///b.py", "value = prin")
+    completion = completion_item("t(x)", cursor_at(word_document, types.Position(0, 12)))
+    assert completion.text_edit.new_text == "print(x)"
+    assert completion.text_edit.range.start == types.Position(0, 8)
+    assert completion.filter_text == "print(x)"
