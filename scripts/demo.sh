@@ -4,10 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ ! -f web_demo/index.html ]; then
-    echo "The engine and its Python API are installed in .venv; the browser demo (web_demo/) is not built yet." >&2
-    exit 1
-fi
+bash web_demo/build_wasm.sh  # reproducible: rebuilds the committed engine.wasm bit for bit
 port="${PORT:-8000}"
-echo "ttcc demo: http://localhost:${port}/"
-exec .venv/bin/python -m http.server "$port" --bind 127.0.0.1 --directory web_demo
+# The page loads ../models/NAME.ttc: serve the repository root.
+echo "ttcc demo: http://localhost:${port}/web_demo/   (the language server: .venv/bin/python -m server)"
+exec .venv/bin/python -m http.server "$port" --bind 127.0.0.1

@@ -1,0 +1,356 @@
+"""The browser demo (web_demo/) end to end in headless Chromium through Playwright.
+
+A static server serves a temporary tree laid out like the repository (web_demo/
+linked in, models/ holding test models), so the page loads ../models/NAME.ttc as
+it does when the repository root is served. Scripted models make the suggestions
+known in advance; a random tiny model checks that the WebAssembly engine
+suggests exactly what the native engine does for the same text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright import sync_api
+
+from server.engine import Model, ModelError
+from tests.scripted_model import export_scripted
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DEMO = ROOT / "web_demo"
+CHROMIUM = Path(os.environ.get("TTCC_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# python.ttc: "x = " -> "42"; "(" -> "a)".   javascript.ttc: "x = " -> "7".
+PYTHON_SCRIPT = {"=": " ", " ": "4", "4": "2", "2": "<EOS>", "(": "a", "a": ")", ")": "<END>"}
+JAVASCRIPT_SCRIPT = {"=": " ", " ": "7", "7": "<EOS>"}
+
+# The options that make the random model suggest something at every keystroke.
+NATIVE_OPTIONS = {"min_confidence": 0.0, "max_chars": 16}
+NATIVE_QUERY = "model=../models/tiny.ttc&minConfidence=0&maxChars=16"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
+        ".ttc": "application/octet-stream",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_root(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Path:
+    """A tree laid out like the repository: web_demo/ (the repository's), models/ (test models)."""
+    root = tmp_path_factory.mktemp("site")
+    (root / "web_demo").symlink_to(WEB_DEMO, target_is_directory=True)
+    models = root / "models"
+    models.mkdir()
+    export_scripted(models / "python.ttc", PYTHON_SCRIPT)
+    export_scripted(models / "javascript.ttc", JAVASCRIPT_SCRIPT)
+    shutil.copy(tiny_model_path, models / "tiny.ttc")
+    damaged = bytearray((models / "python.ttc").read_bytes())
+    damaged[len(damaged) // 2] ^= 0x40
+    (models / "damaged.ttc").write_bytes(damaged)
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(site_root: Path) -> Iterator[str]:
+    """Base URL of a static server over site_root on 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(site_root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser) -> Iterator[sync_api.Page]:
+    """A fresh page (its own storage) that fails the test on any uncaught script error."""
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path: Path) -> Model:
+    return Model.load(tiny_model_path)
+
+
+# ---- helpers ---------------------------------------------------------------
+
+
+def open_demo(page: sync_api.Page, site: str, query: str = "") -> str:
+    """Opens the demo, waits until its model loaded or failed; returns "ready" or "error"."""
+    page.goto(f"{site}/web_demo/index.html" + (f"?{query}" if query else ""))
+    page.wait_for_function("window.ttcDemo && ttcDemo.state() !== 'loading'")
+    page.locator("#code").focus()
+    return page.evaluate("ttcDemo.state()")
+
+
+def settled(page: sync_api.Page) -> str:
+    """Waits for the answer to the latest keystroke; returns the ghost text on screen."""
+    suggestion = page.evaluate("ttcDemo.settled()")
+    assert ghost_on_screen(page) == suggestion
+    return suggestion
+
+
+def ghost_on_screen(page: sync_api.Page) -> str:
+    ghosts = page.locator("#overlay .ghost")
+    return ghosts.text_content() if ghosts.count() else ""
+
+
+def editor(page: sync_api.Page) -> tuple[str, str]:
+    """(text before the caret, text after it)."""
+    return tuple(
+        page.evaluate(
+            "(() => { const c = document.getElementById('code');"
+            " return [c.value.slice(0, c.selectionStart), c.value.slice(c.selectionEnd)]; })()"
+        )
+    )
+
+
+def type_text(page: sync_api.Page, text: str) -> str:
+    page.keyboard.type(text)
+    return settled(page)
+
+
+def long_document(length: int) -> str:
+    text, number = "", 0
+    while len(text) < length:
+        text += f"def function_{number}(value):\n    return value * {number} + offset\n"
+        number += 1
+    return text
+
+
+# ---- tests -----------------------------------------------------------------
+
+
+def test_typing_shows_the_scripted_suggestion(page: sync_api.Page, site: str) -> None:
+    assert open_demo(page, site) == "ready"
+    status = page.locator("#status").text_content()
+    assert "python.ttc" in status and "parameters" in status and status.endswith("ready")
+
+    assert type_text(page, "x") == ""
+    assert type_text(page, " =") == " 42"
+    # The ghost sits at the caret: the overlay draws the text, then the suggestion.
+    assert page.locator("#overlay").text_content() == "x = 42 "
+    assert type_text(page, " ") == "42"
+    assert page.evaluate("ttcDemo.lastSuggestion()") == "42"
+    assert editor(page) == ("x = ", "")
+    assert " ms · ready" in page.locator("#status").text_content()
+
+
+def test_tab_accepts_exactly_the_suggestion(page: sync_api.Page, site: str) -> None:
+    open_demo(page, site)
+    assert type_text(page, "x = ") == "42"
+    page.keyboard.press("Tab")
+    assert editor(page) == ("x = 42", "")
+    # After "2" the script ends: no suggestion, so Tab indents.
+    assert settled(page) == ""
+    page.keyboard.press("Tab")
+    assert editor(page) == ("x = 42    ", "")
+    # Accepting is one undoable edit.
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    assert editor(page) == ("x = ", "")
+
+
+def test_escape_click_and_arrow_keys_clear_the_suggestion(page: sync_api.Page, site: str) -> None:
+    open_demo(page, site)
+    assert type_text(page, "x =") == " 42"
+    page.keyboard.press("Escape")
+    assert ghost_on_screen(page) == "" and settled(page) == ""
+
+    assert type_text(page, " ") == "42"
+    page.keyboard.press("ArrowLeft")
+    assert ghost_on_screen(page) == "" and settled(page) == ""
+    page.keyboard.press("ArrowRight")
+    assert ghost_on_screen(page) == ""
+
+    assert type_text(page, "y =") == " 42"
+    page.locator("#code").click()
+    assert ghost_on_screen(page) == "" and settled(page) == ""
+    # Tab without a suggestion indents instead of accepting a cleared one.
+    page.locator("#code").press("End")
+    page.keyboard.press("Tab")
+    assert page.locator("#code").input_value() == "x = y =    "
+
+
+def test_mid_line_suggestion_replaces_the_retyped_bracket(page: sync_api.Page, site: str) -> None:
+    open_demo(page, site)
+    page.keyboard.type("g)")
+    page.keyboard.press("ArrowLeft")
+    assert type_text(page, "(") == "a)"
+    assert editor(page) == ("g(", ")")
+    assert page.locator("#overlay").text_content() == "g(a)) "
+    page.keyboard.press("Tab")
+    assert editor(page) == ("g(a)", "")
+
+
+def test_switching_language_loads_the_other_model(page: sync_api.Page, site: str) -> None:
+    open_demo(page, site)
+    assert type_text(page, "x = ") == "42"
+
+    page.select_option("#language", "javascript")
+    assert page.evaluate("ttcDemo.ready") == "ready"
+    assert "javascript.ttc" in page.locator("#status").text_content()
+    page.locator("#code").focus()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    assert type_text(page, "y = ") == "7"
+
+    # The choice persists.
+    page.reload()
+    page.wait_for_function("window.ttcDemo && ttcDemo.state() === 'ready'")
+    assert page.locator("#language").input_value() == "javascript"
+    assert "javascript.ttc" in page.locator("#status").text_content()
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "reason"),
+    [
+        ("model=../models/damaged.ttc", "damaged.ttc", None),  # None: the native engine's words
+        ("model=../models/missing.ttc", "missing.ttc", "HTTP 404"),
+        # No network but this site: a model from elsewhere is refused, not fetched.
+        ("model=http://example.invalid/x.ttc", "x.ttc", "from this site only"),
+    ],
+)
+def test_a_model_that_fails_to_load_leaves_the_editor_usable(
+    page: sync_api.Page, site: str, site_root: Path, query: str, name: str, reason: str | None
+) -> None:
+    if reason is None:
+        with pytest.raises(ModelError) as error:
+            Model.load(site_root / "models" / name)
+        reason = str(error.value).split(": ", 1)[1]
+        assert "checksum" in reason
+
+    assert open_demo(page, site, query) == "error"
+    banner = page.locator("#error")
+    assert banner.is_visible()
+    assert name in banner.text_content() and reason in banner.text_content()
+    assert page.locator("#status").text_content().endswith("error")
+
+    page.keyboard.type("x = é")
+    page.keyboard.press("Tab")
+    assert page.locator("#code").input_value() == "x = é    "
+    assert ghost_on_screen(page) == ""
+
+    # Choosing a language retries and clears the banner.
+    page.select_option("#language", "python")
+    assert page.evaluate("ttcDemo.ready") == "ready"
+    assert not banner.is_visible()
+    page.locator("#code").focus()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    assert type_text(page, "y = ") == "42"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_suggestions_equal_the_native_engine(
+    page: sync_api.Page, site: str, tiny: Model, multiline: bool
+) -> None:
+    query = NATIVE_QUERY + ("&multiline=1" if multiline else "")
+    assert open_demo(page, site, query) == "ready"
+    native = tiny.session()
+    text = "def add(a, b):\n    return a + b\n\nfor i in range(10):\n    print(add(i, 1))"
+    shown = []
+    for char in text:
+        suggestion = type_text(page, char)
+        prefix, suffix = editor(page)
+        assert suggestion == native.complete(prefix, suffix, multiline=multiline, **NATIVE_OPTIONS)
+        shown.append(suggestion)
+    assert any(shown), "the random model should suggest something with min_confidence 0"
+
+    # Mid-line, with text after the caret.
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
+    for char in "x, ":
+        suggestion = type_text(page, char)
+        prefix, suffix = editor(page)
+        assert suffix == "i, 1))"
+        assert suggestion == native.complete(prefix, suffix, multiline=multiline, **NATIVE_OPTIONS)
+
+
+def test_a_document_longer_than_the_window(page: sync_api.Page, site: str, tiny: Model) -> None:
+    assert open_demo(page, site, NATIVE_QUERY) == "ready"
+    window = page.evaluate("ttcDemo.info().window")
+    assert window == tiny.info.window == 256
+    document = long_document(6 * window)
+    page.locator("#code").fill(document)
+    page.locator("#code").press("Control+End")
+    native = tiny.session()
+    for char in "def more(x):":
+        suggestion = type_text(page, char)
+        prefix, suffix = editor(page)
+        assert len(prefix) > 6 * window
+        assert suggestion == native.complete(prefix, suffix, **NATIVE_OPTIONS)
+
+    # The overlay scrolls with the textarea, so the ghost stays at the caret.
+    scroll = page.evaluate(
+        "(() => [document.getElementById('code').scrollTop,"
+        " document.getElementById('overlay').scrollTop])()"
+    )
+    assert scroll[0] > 0 and scroll[0] == scroll[1]
+
+    # An edit near the start of the long document.
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("End")
+    suggestion = type_text(page, " # first")
+    prefix, suffix = editor(page)
+    assert len(suffix) > 6 * window
+    assert suggestion == native.complete(prefix, suffix, **NATIVE_OPTIONS)
+
+
+def test_non_ascii_text_is_accepted_as_typed(page: sync_api.Page, site: str, tiny: Model) -> None:
+    open_demo(page, site)
+    assert type_text(page, "naïve = '日本' 🙂 =") == " 42"
+    page.keyboard.press("Tab")
+    assert editor(page) == ("naïve = '日本' 🙂 = 42", "")
+
+    # Each non-ASCII character is one unknown token, in WebAssembly as natively.
+    page.goto("about:blank")
+    assert open_demo(page, site, NATIVE_QUERY) == "ready"
+    native = tiny.session()
+    for chunk in ["s = 'héllo", " wörld'", "  # 🙂 ok", "\nprint(s"]:
+        suggestion = type_text(page, chunk)
+        prefix, suffix = editor(page)
+        assert suggestion == native.complete(prefix, suffix, **NATIVE_OPTIONS)

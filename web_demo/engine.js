@@ -1,0 +1,234 @@
+// The engine in WebAssembly (engine.wasm, built by build_wasm.sh from engine_c),
+// wrapped for JavaScript: a Web Worker or node >= 20. Like server/engine.py,
+// it only moves text in and out; the engine decides what is suggested.
+//
+//   import { loadEngine } from './engine.js';
+//   const engine = await loadEngine(await (await fetch('engine.wasm')).arrayBuffer());
+//   const model = engine.loadModel(new Uint8Array(modelFileBytes));
+//   const session = model.session();          // one per document
+//   session.complete('def add(a, b):\n    return ');
+//   session.free(); model.free();
+//
+// Text crosses as UTF-8 (TextEncoder): a lone surrogate becomes U+FFFD, one
+// character and so one UNK token, as in Python's surrogatepass encoding.
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder(); // invalid UTF-8 becomes U+FFFD, as in Python's "replace"
+
+// loadEngine(wasmBytes): wasmBytes is the module's bytes (ArrayBuffer or a
+// typed array) or a compiled WebAssembly.Module. The module imports nothing.
+export async function loadEngine(wasmBytes) {
+  const instantiated = await WebAssembly.instantiate(wasmBytes, {});
+  const wasm = (instantiated.instance ?? instantiated).exports;
+  const bytes = () => new Uint8Array(wasm.memory.buffer); // memory.grow detaches old views
+
+  function cString(pointer) {
+    const memory = bytes();
+    let end = pointer;
+    while (memory[end] !== 0) end++;
+    return decoder.decode(memory.subarray(pointer, end));
+  }
+
+  const message = (status) => cString(wasm.strerror(status));
+
+  function alloc(size) {
+    const pointer = wasm.buffer_alloc(size);
+    if (pointer === 0) throw new Error(message(2)); // TTC_ERR_OUT_OF_MEMORY
+    return pointer;
+  }
+
+  // Runs call(slot) with a 4-byte slot the engine writes a handle or a length into.
+  function withSlot(call) {
+    const slot = alloc(4);
+    try {
+      const status = call(slot);
+      return { status, value: new Uint32Array(wasm.memory.buffer, slot, 1)[0] };
+    } finally {
+      wasm.buffer_free(slot);
+    }
+  }
+
+  // Copies text into the module's memory as UTF-8; returns [pointer, length].
+  function putText(text) {
+    const capacity = text.length * 3; // at most 3 bytes per UTF-16 unit
+    const pointer = alloc(Math.max(capacity, 1));
+    const { written } = encoder.encodeInto(text, bytes().subarray(pointer, pointer + capacity));
+    return [pointer, written];
+  }
+
+  function loadModel(fileBytes, name = '<bytes>') {
+    const data = fileBytes instanceof Uint8Array ? fileBytes : new Uint8Array(fileBytes);
+    const pointer = alloc(Math.max(data.length, 1));
+    let result;
+    try {
+      bytes().set(data, pointer);
+      result = withSlot((slot) => wasm.model_load(pointer, data.length, slot));
+    } finally {
+      wasm.buffer_free(pointer); // the engine keeps its own copy
+    }
+    if (result.status !== 0) throw new Error(`${name}: ${message(result.status)}`);
+    return new Model(result.value, name);
+  }
+
+  class Model {
+    #handle;
+    #sessions = 0; // sessions alive: the weights are freed after the last one
+    #freed = false;
+
+    constructor(handle, name) {
+      this.#handle = handle;
+      this.name = name;
+      const h = handle;
+      this.info = Object.freeze({
+        dim: wasm.model_dim(h),
+        hiddenDim: wasm.model_hidden_dim(h),
+        nLayers: wasm.model_n_layers(h),
+        nHeads: wasm.model_n_heads(h),
+        nKvHeads: wasm.model_n_kv_heads(h),
+        vocabSize: wasm.model_vocab_size(h),
+        window: wasm.model_window(h),
+        groupSize: wasm.model_group_size(h),
+        tiedClassifier: wasm.model_tied_classifier(h) !== 0,
+        parameters: wasm.model_parameters(h),
+        fileSize: wasm.model_file_size(h),
+      });
+    }
+
+    // The metadata block as an object ({} when it is not a JSON object).
+    get metadata() {
+      const pointer = wasm.model_metadata(this.#live());
+      const length = wasm.model_metadata_length(this.#handle);
+      try {
+        const parsed = JSON.parse(decoder.decode(bytes().subarray(pointer, pointer + length)));
+        const isObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
+        return isObject ? parsed : {};
+      } catch {
+        return {};
+      }
+    }
+
+    // A new session (per-document state) with the default options.
+    session() {
+      const { status, value } = withSlot((slot) => wasm.session_create(this.#live(), slot));
+      if (status !== 0) throw new Error(message(status));
+      this.#sessions++;
+      return new Session(value, this, () => {
+        this.#sessions--;
+        this.#release();
+      });
+    }
+
+    // Frees the weights once every session of the model is freed too.
+    free() {
+      this.#freed = true;
+      this.#release();
+    }
+
+    #live() {
+      if (this.#freed) throw new Error('the model was freed');
+      return this.#handle;
+    }
+
+    #release() {
+      if (this.#freed && this.#sessions === 0 && this.#handle !== 0) {
+        wasm.model_free(this.#handle);
+        this.#handle = 0;
+      }
+    }
+  }
+
+  class Session {
+    #handle;
+    #out; // the suggestion buffer, max_suggestion + 1 bytes
+    #onFree;
+
+    constructor(handle, model, onFree) {
+      this.#handle = handle;
+      this.model = model;
+      this.#onFree = onFree;
+      this.#out = alloc(wasm.max_suggestion() + 1);
+    }
+
+    // The suggested text to insert between prefix and suffix ('' when none).
+    complete(prefix, suffix = '', { multiline = false, maxChars = 64, minConfidence = 0.5 } = {}) {
+      const handle = this.#live();
+      if (!Number.isInteger(maxChars) || Math.abs(maxChars) > 2 ** 31 - 1) {
+        throw new RangeError('maxChars must be an integer');
+      }
+      const capacity = wasm.max_suggestion() + 1;
+      const [prefixPointer, prefixLength] = putText(String(prefix));
+      let result;
+      try {
+        const [suffixPointer, suffixLength] = putText(String(suffix));
+        try {
+          result = withSlot((slot) => wasm.session_complete(handle, prefixPointer, prefixLength,
+            suffixPointer, suffixLength, multiline ? 1 : 0, maxChars, Number(minConfidence),
+            this.#out, capacity, slot));
+        } finally {
+          wasm.buffer_free(suffixPointer);
+        }
+      } finally {
+        wasm.buffer_free(prefixPointer);
+      }
+      if (result.status !== 0) throw new Error(message(result.status));
+      return decoder.decode(bytes().subarray(this.#out, this.#out + result.value));
+    }
+
+    // Runs tokens (integers 0..vocab-1, from position 0, reusing what the session
+    // already ran) and returns the logits after the last one (Float32Array of
+    // vocabSize). For benchmarks and tests.
+    lastLogits(tokens) {
+      const handle = this.#live();
+      const ids = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+      const vocab = this.model.info.vocabSize;
+      const tokensPointer = alloc(Math.max(ids.length * 4, 4));
+      const outPointer = alloc(vocab * 4);
+      try {
+        new Int32Array(wasm.memory.buffer, tokensPointer, ids.length).set(ids);
+        const status = wasm.session_last_logits(handle, tokensPointer, ids.length, outPointer);
+        if (status !== 0) throw new Error(message(status));
+        return new Float32Array(wasm.memory.buffer, outPointer, vocab).slice();
+      } finally {
+        wasm.buffer_free(outPointer);
+        wasm.buffer_free(tokensPointer);
+      }
+    }
+
+    // Tokens run through the model by this session so far.
+    get forwardedTokens() {
+      return wasm.session_forwarded_tokens(this.#live());
+    }
+
+    // Memory the session holds: its KV cache, logits and scratch.
+    get memoryBytes() {
+      return wasm.session_memory(this.#live());
+    }
+
+    // Name of the kernel set the session computes with ("wasm": SIMD128).
+    get kernels() {
+      return cString(wasm.session_kernels(this.#live()));
+    }
+
+    free() {
+      if (this.#handle === 0) return;
+      wasm.session_free(this.#handle);
+      wasm.buffer_free(this.#out);
+      this.#handle = 0;
+      this.#onFree();
+    }
+
+    #live() {
+      if (this.#handle === 0) throw new Error('the session was freed');
+      return this.#handle;
+    }
+  }
+
+  return {
+    loadModel,
+    message, // the engine's text for a status code
+    get memoryBytes() {
+      return wasm.memory.buffer.byteLength;
+    },
+    exports: wasm, // the raw exports, for tests
+  };
+}

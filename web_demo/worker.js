@@ -1,0 +1,128 @@
+// The model runs here, off the page's thread, so typing never waits for it.
+//
+// Page -> worker:
+//   {type: "load", loadId, url, name}               fetch and load a model (replaces the current one)
+//   {type: "complete", id, prefix, suffix, options} suggest text for the cursor
+// Worker -> page:
+//   {type: "progress", loadId, loaded, total}       total is null without Content-Length
+//   {type: "loaded", loadId, info, metadata}
+//   {type: "load-error", loadId, message}
+//   {type: "suggestion", id, suggestion, ms}        ms: time spent in session.complete
+//   {type: "complete-error", id, message}
+
+import { loadEngine } from "./engine.js";
+
+const enginePromise = (async () => {
+  const response = await fetch(new URL("./engine.wasm", import.meta.url));
+  if (!response.ok) throw new Error(`engine.wasm: HTTP ${response.status} ${response.statusText}`);
+  return loadEngine(new Uint8Array(await response.arrayBuffer()));
+})();
+enginePromise.catch(() => {}); // reported with the first load
+
+let model = null;
+let session = null;
+let currentLoad = null; // {loadId, controller}
+let pending = null;     // the latest "complete" request not yet run
+let scheduled = false;
+
+function unload() {
+  session?.free();
+  model?.free();
+  session = null;
+  model = null;
+}
+
+async function fetchWithProgress(url, loadId, signal) {
+  const response = await fetch(url, { signal });
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+  const length = Number(response.headers.get("Content-Length"));
+  const total = Number.isFinite(length) && length > 0 ? length : null;
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    postMessage({ type: "progress", loadId, loaded: bytes.length, total: bytes.length });
+    return bytes;
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    postMessage({ type: "progress", loadId, loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function load({ loadId, url, name }) {
+  currentLoad?.controller.abort();
+  const controller = new AbortController();
+  currentLoad = { loadId, controller };
+  unload();
+  try {
+    const engine = await enginePromise;
+    let bytes;
+    try {
+      bytes = await fetchWithProgress(url, loadId, controller.signal);
+    } catch (error) {
+      throw new Error(`${name}: ${error?.message || error}`);
+    }
+    if (currentLoad.loadId !== loadId) return; // a newer load took over
+    model = engine.loadModel(bytes, name); // its errors start with the name too
+    session = model.session();
+    postMessage({ type: "loaded", loadId, info: plain(model.info), metadata: plain(model.metadata) });
+  } catch (error) {
+    if (currentLoad.loadId !== loadId) return;
+    unload();
+    postMessage({ type: "load-error", loadId, message: error?.message || String(error) });
+  }
+}
+
+// Copies an object into plain data that postMessage can clone (no getters, no functions).
+function plain(value) {
+  try {
+    return JSON.parse(JSON.stringify(value ?? {}, (_, v) => (typeof v === "bigint" ? Number(v) : v)));
+  } catch {
+    return {};
+  }
+}
+
+// Requests arrive faster than they can be answered while someone types; only the
+// newest one matters, so run the latest after the queued messages are in.
+function complete() {
+  scheduled = false;
+  const request = pending;
+  pending = null;
+  if (!request) return;
+  if (!session) {
+    postMessage({ type: "suggestion", id: request.id, suggestion: "", ms: 0 });
+    return;
+  }
+  try {
+    const start = performance.now();
+    const suggestion = session.complete(request.prefix, request.suffix, request.options);
+    const ms = performance.now() - start;
+    postMessage({ type: "suggestion", id: request.id, suggestion, ms });
+  } catch (error) {
+    postMessage({ type: "complete-error", id: request.id, message: error?.message || String(error) });
+  }
+}
+
+onmessage = ({ data }) => {
+  if (data.type === "load") {
+    load(data);
+  } else if (data.type === "complete") {
+    pending = data;
+    if (!scheduled) {
+      scheduled = true;
+      setTimeout(complete, 0);
+    }
+  }
+};
