@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -31,7 +30,6 @@ class CompletionServer(LanguageServer):
         self.settings = settings
         self.models = ModelStore(settings.models_dir)
         self.sessions = SessionPool(settings.memory_budget_mb << 20)
-        self.last_latency_ms: float | None = None
 
     def apply_settings(self, sent: object) -> None:
         settings, problems = update(self.settings, sent)
@@ -79,9 +77,7 @@ class CompletionServer(LanguageServer):
         if cursor is None:
             return None
         entry = self.sessions.get(uri, model)
-        started = time.perf_counter()
         text = await asyncio.to_thread(self._complete, entry, cursor, self.settings)
-        self.last_latency_ms = 1000 * (time.perf_counter() - started)
         if self.current_version(uri) != version or not text:
             return None
         return text, cursor

@@ -37,9 +37,6 @@ class SessionPool:
     def drop(self, uri: str) -> None:
         self._sessions.pop(uri, None)
 
-    def clear(self) -> None:
-        self._sessions.clear()
-
     def __contains__(self, uri: str) -> bool:
         return uri in self._sessions
 
