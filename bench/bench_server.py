@@ -2,7 +2,7 @@
 
     python bench/bench_server.py [--keystrokes N]
 
-A real LSP client starts `python -m server` over stdio with a seed-size model
+An LSP client starts `python -m server` over stdio with a seed-size model
 (random weights: speed does not depend on them), opens a 2000-character
 Python document and types at its end; each keystroke is a didChange of one
 character followed by an inlineCompletion request, timed from sending the
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from lsprotocol import types
-from pygls.lsp.client import LanguageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,60 +38,76 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class ServerDocument:
-    """A document open in a `python -m server` subprocess, typed into at its end."""
+    """A document open in a `python -m server` subprocess, typed into at its end.
+
+    The client is a minimal JSON-RPC writer and reader over the subprocess's pipes,
+    so that the time measured is the server's, not a client library's."""
 
     def __init__(self, text: str) -> None:
-        self.client = LanguageClient("ttcc-bench", "1")
         self.line, self.column = text.count("\n"), len(text) - text.rfind("\n") - 1
         self.version = 1
         self.text = text
+        self.next_id = 0
 
     async def start(self, models: Path) -> None:
-        await self.client.start_io(sys.executable, "-m", "server", "--models-dir", str(models))
-        await self.client.initialize_async(
-            types.InitializeParams(
-                capabilities=types.ClientCapabilities(), initialization_options={"ttcc": OPTIONS}
-            )
-        )
-        self.client.initialized(types.InitializedParams())
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=URI, language_id="python", version=1, text=self.text
-                )
-            )
-        )
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server", "--models-dir", str(models),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await self.request("initialize", {"capabilities": {}, "initializationOptions": OPTIONS})
+        self.notify("initialized", {})
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": self.text}
+        self.notify("textDocument/didOpen", {"textDocument": document})
+
+    def notify(self, method: str, params: dict) -> None:
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def request(self, method: str, params: dict | None) -> object:
+        self.next_id += 1
+        self._send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:  # skip the server's notifications (log messages)
+            message = await self._receive()
+            if message.get("id") == self.next_id:
+                return message.get("result")
+
+    def _send(self, message: dict) -> None:
+        body = json.dumps(message).encode()
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def _receive(self) -> dict:
+        length = 0
+        while (line := await self.process.stdout.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return json.loads(await self.process.stdout.readexactly(length))
 
     async def type(self, character: str) -> str:
         """didChange of one character at the end, then inlineCompletion there."""
-        at = types.Position(line=self.line, character=self.column)
+        at = {"line": self.line, "character": self.column}
         self.version += 1
         self.column += 1
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=self.version),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(start=at, end=at), text=character
-                    )
-                ],
-            )
+        self.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": URI, "version": self.version},
+                "contentChanges": [{"range": {"start": at, "end": at}, "text": character}],
+            },
         )
-        result = await self.client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=URI),
-                position=types.Position(line=self.line, character=self.column),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
+        result = await self.request(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": URI},
+                "position": {"line": self.line, "character": self.column},
+                "context": {"triggerKind": 2},
+            },
         )
-        return result.items[0].insert_text if result else ""
+        return result["items"][0]["insertText"] if result else ""
 
     async def stop(self) -> None:
-        await self.client.shutdown_async(None)
-        self.client.exit(None)
-        await self.client.stop()
+        await self.request("shutdown", None)
+        self.notify("exit", None)
+        await self.process.wait()
 
 
 async def measure(models: Path, text: str, keystrokes: int) -> tuple[list[float], list[float]]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from server import __version__
@@ -30,6 +33,38 @@ class CompletionServer(LanguageServer):
         self.settings = settings
         self.models = ModelStore(settings.models_dir)
         self.sessions = SessionPool(settings.memory_budget_mb << 20)
+
+    def start_io(self) -> None:
+        """Serve LSP on stdin/stdout.
+
+        pygls's own start_io hands every header line and body it reads to a worker
+        thread; those thread switches cost each keystroke about a millisecond. Here a
+        pipe is read by asyncio itself; anything else (a file) by pygls's reader."""
+        try:
+            asyncio.run(self._serve_stdio())
+        except BrokenPipeError:
+            log.error("the client closed the connection")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _serve_stdio(self) -> None:
+        reader: asyncio.StreamReader | StdinAsyncReader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            await asyncio.get_running_loop().connect_read_pipe(lambda: protocol, sys.stdin)
+        except ValueError:  # not a pipe, socket or terminal
+            reader = StdinAsyncReader(sys.stdin.buffer, self.thread_pool)
+        self._stop_event = threading.Event()  # what pygls's shutdown() sets to stop
+        self.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        await run_async(
+            stop_event=self._stop_event,
+            reader=reader,
+            protocol=self.protocol,
+            logger=log,
+            error_handler=self.report_server_error,
+        )
 
     def apply_settings(self, sent: object) -> None:
         settings, problems = update(self.settings, sent)

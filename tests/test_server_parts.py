@@ -1,5 +1,8 @@
 """The language server's parts on their own: settings, routing, sessions, ranges."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,24 @@ def test_items_use_utf16_units() -> None:
     assert completion.text_edit.new_text == "print(x)"
     assert completion.text_edit.range.start == types.Position(0, 8)
     assert completion.filter_text == "print(x)"
+
+
+def test_server_reads_stdin_from_a_file(tmp_path: Path) -> None:
+    """Pipes are read by asyncio; a regular file falls back to pygls's reader."""
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    framed = b"".join(
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        for body in (json.dumps(message).encode() for message in messages)
+    )
+    (tmp_path / "input").write_bytes(framed)
+    with (tmp_path / "input").open("rb") as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "server", "--models-dir", str(tmp_path)],
+            stdin=stdin, capture_output=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert b'"inlineCompletionProvider"' in result.stdout
