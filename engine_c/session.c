@@ -192,7 +192,8 @@ static int has_text(const char *text, size_t length)
 
 /* Lays out the prompt in s->prompt and returns its length. With text after the
  * cursor: PRE SUF suffix MID prefix (SPM order, so typing at the cursor only
- * appends); otherwise BOS prefix. The suffix keeps its first window/8 bytes;
+ * appends) when the suffix's first window/8 bytes, all of it that is kept,
+ * hold more than whitespace; otherwise BOS prefix.
  * the prefix keeps its end, starting at a multiple of window/4 bytes so that
  * the start moves rarely as the document grows. Room for a full suggestion is
  * always left. Every count here is in bytes, which bound the tokens. */
@@ -206,8 +207,8 @@ static int build_prompt(ttc_session *s, const char *prefix, size_t prefix_length
     int *prompt = s->prompt;
     size_t n = 0;
 
-    if (has_text(suffix, suffix_length)) {
-        size_t kept = suffix_length < window / 8 ? suffix_length : window / 8;
+    const size_t kept = suffix_length < window / 8 ? suffix_length : window / 8;
+    if (has_text(suffix, kept)) {
         prompt[n++] = TTC_TOKEN_FIM_PREFIX;
         prompt[n++] = TTC_TOKEN_FIM_SUFFIX;
         n += ttc_text_to_tokens(suffix, kept, prompt + n, kept);

@@ -154,6 +154,9 @@ class TestDecoding:
     def test_blank_suffix_is_no_suffix(self, model: Model) -> None:
         plain = model.session().complete("if x:\n    y", min_confidence=0.0)
         assert model.session().complete("if x:\n    y", "  \n\n", min_confidence=0.0) == plain
+        # Only the part of the suffix the prompt keeps (window/8 bytes) counts.
+        far = " " * model.info.window + "tail()"
+        assert model.session().complete("if x:\n    y", far, min_confidence=0.0) == plain
 
     def test_suffix_changes_the_prompt(self, model: Model) -> None:
         session = model.session()
