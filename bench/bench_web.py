@@ -6,10 +6,11 @@ Without --model it exports a randomly initialised seed-size model (speed does
 not depend on the weights). A static server on 127.0.0.1 serves web_demo/, the
 bench page (bench/web/) and the model; Playwright starts Debian's Chromium
 (/usr/bin/chromium, or $TTCC_CHROMIUM) headless, and the page runs the engine
-(web_demo/engine.js + engine.wasm) in a dedicated module worker, as the demo
-does. The pages are served cross-origin isolated (COOP + COEP), so
-performance.now() is coarsened to 5 µs there instead of 100 µs; decode steps
-are timed in batches all the same.
+(web_demo/engine.js with the module it prefers, engine-relaxed.wasm where the
+browser runs relaxed SIMD exactly, else engine.wasm; or --wasm's module) in a
+dedicated module worker, as the demo does. The pages are served cross-origin
+isolated (COOP + COEP), so performance.now() is coarsened to 5 µs there instead
+of 100 µs; decode steps are timed in batches all the same.
 
 The measurements are bench/bench_engine.py's:
 
@@ -22,7 +23,7 @@ The measurements are bench/bench_engine.py's:
 
 for three paths: the native engine with the best kernels of this CPU, the
 native engine with the scalar "generic" kernels (for reference), and the
-WebAssembly engine (SIMD128) in Chromium. Each round runs every measure on
+WebAssembly engine in Chromium. Each round runs every measure on
 every path, one after the other (the order alternates between rounds), so
 that the machine's noise falls on all of them alike. The target: WebAssembly
 within 2x of native single-thread (best kernels).
@@ -108,14 +109,19 @@ def static_site(root: Path) -> Iterator[str]:
 
 def make_site(directory: Path, model_path: Path, wasm: Path | None) -> Path:
     """A tree laid out like the repository: web_demo/, bench/web/, models/seed.ttc,
-    and the module to time as bench/engine.wasm."""
+    and the modules to time in bench/: engine.wasm and engine-relaxed.wasm (engine.js
+    picks one), or --wasm's module as bench/engine.wasm alone."""
     root = directory / "site"
     (root / "bench").mkdir(parents=True)
     (root / "web_demo").symlink_to(ROOT / "web_demo", target_is_directory=True)
     (root / "bench" / "web").symlink_to(ROOT / "bench" / "web", target_is_directory=True)
     (root / "models").mkdir()
     shutil.copy(model_path, root / "models" / "seed.ttc")
-    shutil.copy(wasm or ROOT / "web_demo" / "engine.wasm", root / "bench" / "engine.wasm")
+    if wasm is not None:
+        shutil.copy(wasm, root / "bench" / "engine.wasm")
+    else:
+        for name in ("engine.wasm", "engine-relaxed.wasm"):
+            shutil.copy(ROOT / "web_demo" / name, root / "bench" / name)
     return root
 
 
@@ -161,7 +167,7 @@ class NativePath:
 class WasmPath:
     """The worker of bench/web/bench.html in a headless Chromium page."""
 
-    def __init__(self, page: Any, site: str, batch: int) -> None:
+    def __init__(self, page: Any, site: str, batch: int, preferred: bool) -> None:
         self.page = page
         self.batch = batch
         page.goto(f"{site}/bench/web/bench.html")
@@ -169,6 +175,7 @@ class WasmPath:
         self.setup = self.call(
             type="setup",
             wasmUrl=f"{site}/bench/engine.wasm",
+            preferred=preferred,
             modelUrl=f"{site}/models/seed.ttc",
             decodeIds=[[position, decode_ids(position)] for position in POSITIONS],
         )
@@ -199,7 +206,8 @@ def main() -> None:
     parser.add_argument(
         "--wasm",
         type=Path,
-        help="engine module to time in the browser (default: web_demo/engine.wasm)",
+        help="engine module to time in the browser, as it is (default: the module "
+        "web_demo/engine.js prefers there, engine-relaxed.wasm or engine.wasm)",
     )
     parser.add_argument(
         "--native-kernels",
@@ -238,7 +246,7 @@ def main() -> None:
             paths: dict[str, Any] = {
                 "native": NativePath(model, args.native_kernels),
                 "generic": NativePath(model, "generic"),
-                "wasm": WasmPath(page, site, args.batch),
+                "wasm": WasmPath(page, site, args.batch, preferred=args.wasm is None),
             }
             setup = paths["wasm"].setup
             chromium_version = browser.version
@@ -298,7 +306,9 @@ def main() -> None:
         f"single thread"
     )
     print(
-        f"wasm: {args.wasm or 'web_demo/engine.wasm'} in Chromium {chromium_version} headless, "
+        f"wasm: {args.wasm or 'web_demo/engine.js preferred module'} in Chromium "
+        f"{chromium_version} headless, variant {setup['variant']}"
+        f"{' (' + setup['fallbackReason'] + ')' if setup['fallbackReason'] else ''}, "
         f"kernels {paths['wasm'].kernels}, "
         f"engine in a dedicated worker; crossOriginIsolated {setup['crossOriginIsolated']}, "
         f"performance.now() step {1000 * setup['timerResolutionMs']:.0f} µs"

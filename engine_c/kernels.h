@@ -125,4 +125,11 @@ const ttc_kernels *ttc_kernels_best(void);
  * unknown or not supported here. */
 const ttc_kernels *ttc_kernels_by_name(const char *name);
 
+/* 1 when k gives exactly the generic kernels' results (bit for bit, and no
+ * write past the outputs) on a fixed set of pseudo-random inputs, shapes that
+ * take every path of the fast kernels and the edge values +-127; else 0. A
+ * quick check at load time, for kernels whose instructions the running
+ * machine may implement differently (WebAssembly's relaxed SIMD). No libc. */
+int ttc_kernels_self_check(const ttc_kernels *k);
+
 #endif

@@ -3,6 +3,7 @@
  * this architecture. No state is kept and no libc is needed (the file is
  * also compiled freestanding for wasm32). */
 #include "kernels.h"
+#include "ttc_math.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define TTC_X86 1
@@ -55,4 +56,157 @@ const ttc_kernels *ttc_kernels_by_name(const char *name)
 #endif
     /* ttc_kernels_avx512() falls back to the plain set: check the name. */
     return k != NULL && same_name(k->name, name) ? k : NULL;
+}
+
+/* ---- self-check (kernels.h) ---- */
+
+/* Outputs get this many extra elements, which must keep their marker. */
+enum { CHECK_GUARD = 4 };
+
+static uint32_t check_next(uint32_t *state) /* xorshift32 */
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
+/* int8 in [-127, 127]; style 0: uniform with one in 4 at +-127; style 1:
+ * +-127 only (the largest sums). */
+static void check_int8(int8_t *a, int n, uint32_t *state, int style)
+{
+    for (int i = 0; i < n; i++) {
+        const uint32_t r = check_next(state);
+        if (style == 1 || r % 4 == 0)
+            a[i] = (r >> 8) % 2 ? 127 : -127;
+        else
+            a[i] = (int8_t)((int)((r >> 8) % 255) - 127);
+    }
+}
+
+/* floats with random mantissas, exponents in [min_exp, max_exp]. */
+static void check_floats(float *a, int n, uint32_t *state, int min_exp, int max_exp, int sign)
+{
+    for (int i = 0; i < n; i++) {
+        const uint32_t r = check_next(state);
+        const uint32_t e = (uint32_t)(min_exp + (int)((r >> 23) % (uint32_t)(max_exp - min_exp + 1)));
+        const uint32_t bits = (sign && (r & 1) ? 0x80000000u : 0u) | ((e + 127u) << 23) |
+                              (check_next(state) & 0x7fffffu);
+        __builtin_memcpy(&a[i], &bits, sizeof bits);
+    }
+}
+
+static void check_mark(void *a, int n_bytes)
+{
+    unsigned char *b = a;
+    for (int i = 0; i < n_bytes; i++)
+        b[i] = (unsigned char)(0xa5 ^ i);
+}
+
+static int check_same(const void *a, const void *b, int n_bytes)
+{
+    const unsigned char *x = a, *y = b;
+    int differ = 0;
+    for (int i = 0; i < n_bytes; i++)
+        differ |= x[i] ^ y[i];
+    return differ == 0;
+}
+
+static int check_matmul(const ttc_kernels *k, int n_tokens, int rows, int cols, int group_size,
+                        int style, uint32_t seed)
+{
+    int8_t x[4 * 128], w[11 * 128];
+    float xs[4 * 4], ws[11 * 4], want[4 * 11 + CHECK_GUARD], got[4 * 11 + CHECK_GUARD];
+    const int groups = cols / group_size, n_out = n_tokens * rows;
+    uint32_t state = seed;
+    check_int8(x, n_tokens * cols, &state, style);
+    check_int8(w, rows * cols, &state, style);
+    check_floats(xs, n_tokens * groups, &state, -10, -4, 0);
+    check_floats(ws, rows * groups, &state, -10, -4, 0);
+    check_mark(want, (int)sizeof want);
+    check_mark(got, (int)sizeof got);
+    ttc_kernels_generic.matmul_q8(want, x, xs, n_tokens, w, ws, rows, cols, group_size);
+    k->matmul_q8(got, x, xs, n_tokens, w, ws, rows, cols, group_size);
+    return check_same(want, got, (n_out + CHECK_GUARD) * (int)sizeof(float));
+}
+
+static int check_scores(const ttc_kernels *k, int n_keys, int head_dim, int style, uint32_t seed)
+{
+    enum { STRIDE = 64, KEYS = 19 };
+    int8_t q[STRIDE], keys[KEYS * STRIDE];
+    float key_scales[KEYS], want[KEYS + CHECK_GUARD], got[KEYS + CHECK_GUARD];
+    uint32_t state = seed;
+    check_int8(q, STRIDE, &state, style);
+    check_int8(keys, KEYS * STRIDE, &state, style);
+    check_floats(key_scales, KEYS, &state, -10, -4, 0);
+    check_mark(want, (int)sizeof want);
+    check_mark(got, (int)sizeof got);
+    ttc_kernels_generic.attention_scores_q8(want, q, 0.0123f, keys, key_scales, n_keys, head_dim,
+                                           STRIDE);
+    k->attention_scores_q8(got, q, 0.0123f, keys, key_scales, n_keys, head_dim, STRIDE);
+    return check_same(want, got, (n_keys + CHECK_GUARD) * (int)sizeof(float));
+}
+
+static int check_values(const ttc_kernels *k, int n_values, int head_dim, int style,
+                        uint32_t seed)
+{
+    enum { VALUES = 301, DIM = 48 };
+    int8_t values[(VALUES + 1) * DIM];
+    float weights[VALUES], value_scales[VALUES], want[DIM + CHECK_GUARD], got[DIM + CHECK_GUARD];
+    uint32_t state = seed;
+    check_int8(values, (n_values + n_values % 2) * head_dim, &state, style);
+    check_floats(weights, n_values, &state, -12, -1, 0);
+    check_floats(value_scales, n_values, &state, -8, -4, 0);
+    check_mark(want, (int)sizeof want);
+    check_mark(got, (int)sizeof got);
+    ttc_kernels_generic.attention_values_q8(want, weights, values, value_scales, n_values,
+                                           head_dim);
+    k->attention_values_q8(got, weights, values, value_scales, n_values, head_dim);
+    return check_same(want, got, (head_dim + CHECK_GUARD) * (int)sizeof(float));
+}
+
+static int check_softmax_quantize(const ttc_kernels *k, uint32_t seed)
+{
+    enum { N = 37, QN = 96, QG = 32 };
+    float want[N + CHECK_GUARD], got[N + CHECK_GUARD], x[QN];
+    float want_scales[QN / QG], got_scales[QN / QG];
+    int8_t want_q[QN], got_q[QN];
+    uint32_t state = seed;
+    check_mark(want, (int)sizeof want);
+    check_floats(want, N, &state, -4, 4, 1);
+    __builtin_memcpy(got, want, sizeof got);
+    ttc_kernels_generic.softmax(want, N);
+    k->softmax(got, N);
+    int ok = check_same(want, got, (int)sizeof want);
+
+    check_floats(x, QN, &state, -6, 3, 1);
+    for (int i = QG; i < 2 * QG; i++)
+        x[i] = 0.0f; /* a group of zeros */
+    x[2 * QG + 3] = 0.5f * (float)(1 << 20); /* a large value among small ones */
+    ttc_kernels_generic.quantize_q8(want_q, want_scales, x, QN, QG);
+    k->quantize_q8(got_q, got_scales, x, QN, QG);
+    ok &= check_same(want_q, got_q, QN);
+    ok &= check_same(want_scales, got_scales, (int)sizeof want_scales);
+    return ok;
+}
+
+int ttc_kernels_self_check(const ttc_kernels *k)
+{
+    if (k == NULL)
+        return 0;
+    int ok = 1;
+    for (int style = 0; style < 2; style++) {
+        const uint32_t seed = 0x9e3779b9u + 0x1000u * (uint32_t)style;
+        ok &= check_matmul(k, 3, 11, 96, 32, style, seed + 1);
+        ok &= check_matmul(k, 4, 9, 128, 64, style, seed + 2);
+        ok &= check_matmul(k, 1, 8, 32, 32, style, seed + 3);
+        ok &= check_scores(k, 19, 61, style, seed + 4); /* 16s, then 8, then 5 bytes */
+        ok &= check_scores(k, 8, 48, style, seed + 5);
+        ok &= check_scores(k, 3, 7, style, seed + 6);
+        ok &= check_values(k, 301, 29, style, seed + 7); /* two blocks, odd, a tail */
+        ok &= check_values(k, 64, 48, style, seed + 8);
+    }
+    ok &= check_softmax_quantize(k, 0x2545f491u);
+    return ok;
 }

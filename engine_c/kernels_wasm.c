@@ -3,7 +3,16 @@
  * Results are bit-identical to kernels_generic.c: the int8 dot products are
  * exact, and the float work is done lane by lane in the reference's order,
  * one multiply then one add (SIMD128 has no fused multiply-add, and the
- * pragma in kernels.h keeps the compiler from fusing scalar code either). */
+ * pragma in kernels.h keeps the compiler from fusing scalar code either).
+ *
+ * Built with -mrelaxed-simd as well (web_demo/engine-relaxed.wasm), matmul_q8
+ * and attention_scores_q8 take their int8 dot products with relaxed SIMD's
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s, whose result is only defined when the
+ * second operand's bytes lie in [0, 127] and no sum of two products leaves
+ * int16. Both hold here: x's sign moves to w (below), |x| <= 127 since the
+ * quantised activations lie in [-127, 127], and a pair of products is at most
+ * 2 * 127 * 128 = 32512. The module still checks at load time that the
+ * engine implements it that way (ttc_kernels_self_check, kernels_select.c). */
 #include "kernels.h"
 #include "ttc_math.h"
 
@@ -32,6 +41,26 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
     return sum;
 }
 
+#if defined(__wasm_relaxed_simd__)
+/* acc plus the products of 16 int8 pairs, 4 to each int32 lane, for x given
+ * as xa = |x| (bytes in [0, 127]) and xm = x >> 7 (0 or -1 in each byte),
+ * less the sum of the |x| where x < 0 (see sign_fix):
+ *   (w ^ xm) is w where x >= 0 and ~w = -w - 1 where x < 0, so
+ *   |x| * (w ^ xm) = x * w, or x * w - |x| where x < 0. */
+INLINE v128_t rdot16(v128_t acc, v128_t xa, v128_t xm, v128_t w)
+{
+    return (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4(
+        (__i8x16)wasm_v128_xor(w, xm), (__i8x16)xa, (__i32x4)acc);
+}
+
+/* acc minus what rdot16 takes off for these 16 bytes of x: the sum of the
+ * |x| where x < 0, 4 bytes to each lane (dot of xm, all -1 or 0, with |x|). */
+INLINE v128_t sign_fix(v128_t acc, v128_t xa, v128_t xm)
+{
+    return (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((__i8x16)xm, (__i8x16)xa,
+                                                                      (__i32x4)acc);
+}
+#else
 /* acc plus the products of 16 int8 pairs, 4 to each int32 lane. */
 INLINE v128_t dot16(v128_t acc, v128_t x, v128_t w)
 {
@@ -40,6 +69,7 @@ INLINE v128_t dot16(v128_t acc, v128_t x, v128_t w)
                                     wasm_i16x8_extmul_high_i8x16(x, w));
     return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(p));
 }
+#endif
 
 /* Lane i of the result is the sum of the 4 lanes of a[i]. */
 INLINE v128_t sum4(const v128_t a[4])
@@ -81,6 +111,25 @@ INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8
 {
     for (int g = g0; g < g0 + ng; g++) {
         v128_t d[8];
+#if defined(__wasm_relaxed_simd__)
+        /* d[i] starts at what rdot16 will take off, so that it ends exact */
+        v128_t fix = wasm_i32x4_splat(0);
+        for (int c = g * group_size; c < (g + 1) * group_size; c += 16) {
+            const v128_t xv = wasm_v128_load(x + c);
+            fix = sign_fix(fix, wasm_i8x16_abs(xv), wasm_i8x16_shr(xv, 7));
+        }
+        fix = wasm_i32x4_neg(fix);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            d[i] = fix;
+        for (int c = g * group_size; c < (g + 1) * group_size; c += 16) {
+            const v128_t xv = wasm_v128_load(x + c);
+            const v128_t xa = wasm_i8x16_abs(xv), xm = wasm_i8x16_shr(xv, 7);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                d[i] = rdot16(d[i], xa, xm, wasm_v128_load(wr[i] + c));
+        }
+#else
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             d[i] = wasm_i32x4_splat(0);
@@ -90,6 +139,7 @@ INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8
             for (int i = 0; i < 8; i++)
                 d[i] = dot16(d[i], xv, wasm_v128_load(wr[i] + c));
         }
+#endif
         /* acc + (float)dot * (ws * xs), in the reference's order */
         const v128_t xsv = wasm_f32x4_splat(xs[g]);
 #pragma GCC unroll 2
@@ -131,6 +181,9 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
                     if (g0 + ng < groups) {
                         partial[t - t0][0] = acc[0];
                         partial[t - t0][1] = acc[1];
+                    } else if (n == 8) {
+                        wasm_v128_store(out + (size_t)t * rows + r, acc[0]);
+                        wasm_v128_store(out + (size_t)t * rows + r + 4, acc[1]);
                     } else {
                         float lanes[8];
                         wasm_v128_store(lanes, acc[0]);
@@ -145,26 +198,63 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
 
 /* ---- attention ---- */
 
-/* dots[h], lane i: the dot product of q and k[4h + i] over head_dim bytes. */
-INLINE void dot_keys(v128_t dots[2], const int8_t *q, const int8_t *const k[8], int head_dim)
+#if defined(__wasm_relaxed_simd__)
+/* What dot_keys' d[j] start from: minus the sign_fix of q's vector chunks
+ * (16 bytes, then 8 bytes zero above), the same for every key. */
+static v128_t keys_start(const int8_t *q, int head_dim)
+{
+    v128_t fix = wasm_i32x4_splat(0);
+    int i = 0;
+    for (; i + 16 <= head_dim; i += 16) {
+        const v128_t qv = wasm_v128_load(q + i);
+        fix = sign_fix(fix, wasm_i8x16_abs(qv), wasm_i8x16_shr(qv, 7));
+    }
+    if (i + 8 <= head_dim) {
+        const v128_t qv = wasm_v128_load64_zero(q + i);
+        fix = sign_fix(fix, wasm_i8x16_abs(qv), wasm_i8x16_shr(qv, 7));
+    }
+    return wasm_i32x4_neg(fix);
+}
+
+/* acc plus the products of q's and k's 16 bytes (rdot16). */
+#define KEY_DOT(acc, qv, kv) rdot16(acc, qa, qm, kv)
+#define KEY_Q(qv) const v128_t qa = wasm_i8x16_abs(qv), qm = wasm_i8x16_shr(qv, 7)
+#else
+static v128_t keys_start(const int8_t *q, int head_dim)
+{
+    (void)q;
+    (void)head_dim;
+    return wasm_i32x4_splat(0);
+}
+
+#define KEY_DOT(acc, qv, kv) dot16(acc, qv, kv)
+#define KEY_Q(qv) (void)0
+#endif
+
+/* dots[h], lane i: the dot product of q and k[4h + i] over head_dim bytes;
+ * start: keys_start(q, head_dim). */
+INLINE void dot_keys(v128_t dots[2], const int8_t *q, v128_t start, const int8_t *const k[8],
+                     int head_dim)
 {
     v128_t d[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
-        d[j] = wasm_i32x4_splat(0);
+        d[j] = start;
     int i = 0;
     for (; i + 16 <= head_dim; i += 16) {
         const v128_t qv = wasm_v128_load(q + i);
+        KEY_Q(qv);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++)
-            d[j] = dot16(d[j], qv, wasm_v128_load(k[j] + i));
+            d[j] = KEY_DOT(d[j], qv, wasm_v128_load(k[j] + i));
     }
     if (i + 8 <= head_dim) {
         /* 8 bytes, zero above: the upper products are zero */
         const v128_t qv = wasm_v128_load64_zero(q + i);
+        KEY_Q(qv);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++)
-            d[j] = dot16(d[j], qv, wasm_v128_load64_zero(k[j] + i));
+            d[j] = KEY_DOT(d[j], qv, wasm_v128_load64_zero(k[j] + i));
         i += 8;
     }
     dots[0] = sum4(d);
@@ -179,17 +269,19 @@ INLINE void dot_keys(v128_t dots[2], const int8_t *q, const int8_t *const k[8], 
 }
 
 /* out[0 .. n) for the 8 keys k (n <= 8 of them wanted; ks: their 8 scales). */
-INLINE void scores_block(float *out, const int8_t *q, v128_t qs, const int8_t *const k[8],
-                         const float *ks, int n, int head_dim)
+INLINE void scores_block(float *out, const int8_t *q, v128_t start, v128_t qs,
+                         const int8_t *const k[8], const float *ks, int n, int head_dim)
 {
     v128_t dots[2];
-    dot_keys(dots, q, k, head_dim);
+    dot_keys(dots, q, start, k, head_dim);
     float lanes[8];
+    float *to = n == 8 ? out : lanes; /* n is a constant after inlining */
     for (int h = 0; h < 2; h++) {
         const v128_t scales = wasm_f32x4_mul(qs, wasm_v128_load(ks + 4 * h));
-        wasm_v128_store(lanes + 4 * h, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dots[h]), scales));
+        wasm_v128_store(to + 4 * h, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dots[h]), scales));
     }
-    copy_floats(out, lanes, n);
+    if (n < 8)
+        copy_floats(out, lanes, n);
 }
 
 /* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
@@ -198,13 +290,14 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
                                 int key_stride)
 {
     const v128_t qs = wasm_f32x4_splat(q_scale);
+    const v128_t start = keys_start(q, head_dim);
     const size_t s = (size_t)key_stride;
     int t = 0;
     for (; t + 8 <= n_keys; t += 8) {
         const int8_t *b = keys + (size_t)t * s;
         const int8_t *const k[8] = {b,         b + s,     b + 2 * s, b + 3 * s,
                                     b + 4 * s, b + 5 * s, b + 6 * s, b + 7 * s};
-        scores_block(out + t, q, qs, k, key_scales + t, 8, head_dim);
+        scores_block(out + t, q, start, qs, k, key_scales + t, 8, head_dim);
     }
     if (t < n_keys) {
         const int n = n_keys - t;
@@ -214,7 +307,7 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
             k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
             ks[j] = key_scales[t + min_int(j, n - 1)];
         }
-        scores_block(out + t, q, qs, k, ks, n, head_dim);
+        scores_block(out + t, q, start, qs, k, ks, n, head_dim);
     }
 }
 

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang lld make nodejs chromium)
+# clang-16 and lld-16: web_demo/engine-relaxed.wasm needs clang >= 16 (relaxed SIMD);
+# bookworm's default clang (14) builds engine.wasm.
+APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

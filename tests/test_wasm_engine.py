@@ -1,16 +1,26 @@
-"""The engine compiled to WebAssembly (web_demo/engine.wasm through web_demo/engine.js)
-suggests exactly what the native engine (server.engine) suggests for the same input.
+"""The engine compiled to WebAssembly (web_demo/engine.wasm and engine-relaxed.wasm
+through web_demo/engine.js) suggests exactly what the native engine (server.engine)
+suggests for the same input.
 
-The cases run in node (tests/node/engine_wasm_check.mjs), in order in one session on
-each side, so reuse of earlier work is compared too (forwarded token counts).
+The cases run in order in one session on each side, so reuse of earlier work is
+compared too (forwarded token counts): in node (tests/node/engine_wasm_check.mjs),
+with the module engine.js prefers there (node 20 has no relaxed SIMD by default, and
+computes its dot product differently behind a flag: engine.wasm, and engine.js says
+why), and in headless Chromium through Playwright (tests/node/engine_cases.mjs in a
+page), where the relaxed SIMD module runs and passes its self-check.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +33,14 @@ from training.model import PRESETS, Transformer
 
 ROOT = Path(__file__).resolve().parent.parent
 WASM = ROOT / "web_demo" / "engine.wasm"
+RELAXED_WASM = ROOT / "web_demo" / "engine-relaxed.wasm"
 CHECK_SCRIPT = ROOT / "tests" / "node" / "engine_wasm_check.mjs"
 NODE = shutil.which("node")
+CHROMIUM = Path(os.environ.get("TTCC_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing")
 
 
 def export_varied(preset: str, path: Path, seed: int = 1) -> Path:
@@ -135,12 +149,16 @@ def native_results(model_path: Path, cases: list[dict[str, Any]]) -> list[dict[s
     return results
 
 
-def run_wasm(model_path: Path, cases: list[dict[str, Any]], tmp_path: Path) -> dict[str, Any]:
+def run_wasm(
+    model_path: Path, cases: list[dict[str, Any]], tmp_path: Path, module: str = "preferred"
+) -> dict[str, Any]:
+    """The cases in node; module: "preferred" (engine.js's choice), "simd128", "relaxed"."""
     cases_path = tmp_path / "cases.json"
     cases_path.write_text(json.dumps({"cases": cases}), encoding="utf-8")
-    assert WASM.exists(), "web_demo/engine.wasm is missing: run bash web_demo/build_wasm.sh"
+    for path in (WASM, RELAXED_WASM):
+        assert path.exists(), f"{path.name} is missing: run bash web_demo/build_wasm.sh"
     completed = subprocess.run(
-        [NODE, str(CHECK_SCRIPT), str(model_path), str(cases_path)],
+        [NODE, str(CHECK_SCRIPT), str(model_path), str(cases_path), module],
         capture_output=True,
         text=True,
         timeout=600,
@@ -150,18 +168,90 @@ def run_wasm(model_path: Path, cases: list[dict[str, Any]], tmp_path: Path) -> d
     return json.loads(completed.stdout)
 
 
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def chromium_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """(page, site root, base URL): a blank page of a static server over a tree with
+    web_demo/ and tests/node/ linked in; models go into the root."""
+    from playwright import sync_api
+
+    root = tmp_path_factory.mktemp("wasm_site")
+    (root / "web_demo").symlink_to(ROOT / "web_demo", target_is_directory=True)
+    (root / "tests").mkdir()
+    (root / "tests" / "node").symlink_to(ROOT / "tests" / "node", target_is_directory=True)
+    (root / "index.html").write_text("<!doctype html><title>wasm check</title>\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    site = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(f"{site}/index.html")
+            yield page, root, site
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+CHROMIUM_RUN = """async ([model, cases, module]) => {
+  const engineJs = await import('/web_demo/engine.js');
+  const { runCases } = await import('/tests/node/engine_cases.mjs');
+  const fetchBytes = async (name) => {
+    const response = await fetch('/web_demo/' + name);
+    if (!response.ok) throw new Error(name + ': HTTP ' + response.status);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const engine = module === 'preferred'
+    ? await engineJs.loadPreferredEngine(fetchBytes)
+    : await engineJs.loadEngine(await fetchBytes(
+        module === 'relaxed' ? engineJs.RELAXED_MODULE : engineJs.SIMD128_MODULE));
+  const modelBytes = new Uint8Array(await (await fetch('/' + model)).arrayBuffer());
+  return runCases(engine, modelBytes, model, cases);
+}"""
+
+
+def run_chromium(
+    chromium_page: Any, model_path: Path, cases: list[dict[str, Any]], module: str = "preferred"
+) -> dict[str, Any]:
+    """The cases in a Chromium page (run_wasm's result)."""
+    page, root, _ = chromium_page
+    shutil.copy(model_path, root / model_path.name)
+    return page.evaluate(CHROMIUM_RUN, [model_path.name, cases, module])
+
+
 SNAKE = {"hiddenDim": "hidden_dim", "nLayers": "n_layers", "nHeads": "n_heads"}
 SNAKE |= {"nKvHeads": "n_kv_heads", "vocabSize": "vocab_size", "groupSize": "group_size"}
 SNAKE |= {"tiedClassifier": "tied_classifier", "fileSize": "file_size"}
 
 
-def assert_same_as_native(model_path: Path, tmp_path: Path) -> None:
+def assert_same_as_native(model_path: Path, got_for: Any) -> dict[str, Any]:
+    """got_for(model_path, cases): the WebAssembly side's results; returns them."""
     model = Model.load(model_path)
     cases = make_cases(model.info.window)
     want = native_results(model_path, cases)
-    got = run_wasm(model_path, cases, tmp_path)
+    got = got_for(model_path, cases)
 
     assert got["kernels"] == "wasm"
+    assert got["selfCheck"] is True
+    assert got["variant"] in ("relaxed-simd", "simd128")
+    if got["variant"] == "relaxed-simd":
+        assert got["fallbackReason"] is None
     info = {SNAKE.get(key, key): value for key, value in got["info"].items()}
     assert info == dataclasses.asdict(model.info)
     assert got["metadata"] == model.metadata
@@ -174,6 +264,25 @@ def assert_same_as_native(model_path: Path, tmp_path: Path) -> None:
     sessions, models = got["memory"]["sessions"], got["memory"]["models"]
     assert len(sessions) == 50 and set(sessions[3:]) == {sessions[3]}
     assert len(models) == 10 and set(models[2:]) == {models[2]}
+    return got
+
+
+def in_node(tmp_path: Path, module: str = "preferred") -> Any:
+    return lambda model_path, cases: run_wasm(model_path, cases, tmp_path, module)
+
+
+def in_chromium(chromium_page: Any, module: str = "preferred") -> Any:
+    return lambda model_path, cases: run_chromium(chromium_page, model_path, cases, module)
+
+
+def node_runs_relaxed_simd() -> bool:
+    """Whether this node validates engine-relaxed.wasm without flags (node 20 does not)."""
+    script = (
+        "const fs = require('fs');"
+        f"console.log(WebAssembly.validate(fs.readFileSync({json.dumps(str(RELAXED_WASM))})))"
+    )
+    completed = subprocess.run([NODE, "-e", script], capture_output=True, text=True, check=True)
+    return completed.stdout.strip() == "true"
 
 
 @needs_node
@@ -187,12 +296,44 @@ def test_tiny_random_model_same_as_native(tiny_model_path: Path, tmp_path: Path)
 
 @needs_node
 def test_varied_tiny_model_same_as_native(varied_tiny_path: Path, tmp_path: Path) -> None:
-    assert_same_as_native(varied_tiny_path, tmp_path)
+    """In node, with the module engine.js picks there (engine.wasm in node 20)."""
+    got = assert_same_as_native(varied_tiny_path, in_node(tmp_path))
+    if not node_runs_relaxed_simd():
+        assert got["variant"] == "simd128"
+        assert got["fallbackReason"] == "relaxed SIMD is not supported here"
 
 
 @needs_node
 def test_varied_seed_size_model_same_as_native(varied_seed_path: Path, tmp_path: Path) -> None:
-    assert_same_as_native(varied_seed_path, tmp_path)
+    assert_same_as_native(varied_seed_path, in_node(tmp_path, "simd128"))
+
+
+@needs_chromium
+def test_chromium_takes_the_relaxed_simd_module(chromium_page: Any, tiny_model_path: Path) -> None:
+    """Chromium runs relaxed SIMD (since 114) the way the kernels need: engine.js takes
+    engine-relaxed.wasm, and its suggestions are the native engine's."""
+    model = Model.load(tiny_model_path)
+    cases = make_cases(model.info.window)
+    got = run_chromium(chromium_page, tiny_model_path, cases)
+    assert (got["variant"], got["fallbackReason"], got["selfCheck"]) == ("relaxed-simd", None, True)
+    assert got["results"] == native_results(tiny_model_path, cases)
+
+
+@needs_chromium
+@pytest.mark.parametrize("module", ["relaxed", "simd128"])
+def test_varied_tiny_model_same_as_native_in_chromium(
+    chromium_page: Any, varied_tiny_path: Path, module: str
+) -> None:
+    got = assert_same_as_native(varied_tiny_path, in_chromium(chromium_page, module))
+    assert got["variant"] == ("relaxed-simd" if module == "relaxed" else "simd128")
+
+
+@needs_chromium
+def test_varied_seed_size_model_same_as_native_in_chromium(
+    chromium_page: Any, varied_seed_path: Path
+) -> None:
+    got = assert_same_as_native(varied_seed_path, in_chromium(chromium_page))
+    assert got["variant"] == "relaxed-simd"
 
 
 def damage(data: bytes, how: str) -> bytes:
@@ -219,10 +360,13 @@ def test_damaged_model_gives_the_native_error(
 
 
 @pytest.mark.skipif(
-    shutil.which("clang") is None or shutil.which("wasm-ld") is None,
-    reason="clang and wasm-ld are needed to build engine.wasm",
+    shutil.which("clang") is None
+    or shutil.which("wasm-ld") is None
+    or shutil.which(os.environ.get("CLANG_RELAXED", "clang-16")) is None,
+    reason="clang, wasm-ld and clang-16 (with lld-16) are needed to build the modules",
 )
 def test_committed_engine_wasm_is_up_to_date() -> None:
+    """Both modules: engine.wasm and engine-relaxed.wasm."""
     completed = subprocess.run(
         ["bash", str(ROOT / "web_demo" / "build_wasm.sh"), "--check"],
         capture_output=True,

@@ -3,8 +3,9 @@
 A static server serves a temporary tree laid out like the repository (web_demo/
 linked in, models/ holding test models), so the page loads ../models/NAME.ttc as
 it does when the repository root is served. Scripted models make the suggestions
-known in advance; a random tiny model checks that the WebAssembly engine
-suggests exactly what the native engine does for the same text.
+known in advance; a random tiny model checks that the WebAssembly engine (the
+relaxed SIMD module, which Chromium runs) suggests exactly what the native engine
+does for the same text.
 """
 
 from __future__ import annotations
@@ -168,6 +169,9 @@ def test_typing_shows_the_scripted_suggestion(page: sync_api.Page, site: str) ->
     assert open_demo(page, site) == "ready"
     status = page.locator("#status").text_content()
     assert "python.ttc" in status and "parameters" in status and status.endswith("ready")
+    # Chromium runs the relaxed SIMD module (engine-relaxed.wasm), and the status says so.
+    assert "wasm relaxed-simd" in status
+    assert page.evaluate("ttcDemo.engine()") == {"variant": "relaxed-simd", "fallbackReason": None}
 
     assert type_text(page, "x") == ""
     assert type_text(page, " =") == " 42"

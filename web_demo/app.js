@@ -41,6 +41,7 @@ let state = "loading";      // "loading" | "ready" | "error"
 let loadId = 0;
 let modelName = "";
 let modelInfo = null;
+let engineAbout = null; // {variant, fallbackReason} of the worker's engine module
 let resolveReady = () => {};
 let readyPromise = null;
 
@@ -107,8 +108,9 @@ function loadLanguage(language) {
   loadModel(`../models/${language}.ttc`);
 }
 
-function onLoaded(info, metadata) {
+function onLoaded(info, metadata, engine) {
   modelInfo = { ...info, metadata };
+  engineAbout = engine ?? null;
   progressRow.hidden = true;
   setState("ready");
   resolveReady("ready");
@@ -161,8 +163,10 @@ function renderStatus() {
     if (parameters != null) parts.push(`${Number(parameters).toLocaleString("en-US")} parameters`);
     if (size != null) parts.push(formatBytes(Number(size)));
   }
+  if (engineAbout?.variant) parts.push(`wasm ${engineAbout.variant}`);
   if (lastSuggestion) parts.push(`last suggestion ${lastSuggestion.ms.toFixed(1)} ms`);
   statusDetails.textContent = `${parts.join(" · ")} · `;
+  statusDetails.title = engineAbout?.fallbackReason ? `engine.wasm: ${engineAbout.fallbackReason}` : "";
   if (statusState.textContent !== state) statusState.textContent = state;
 }
 
@@ -341,7 +345,7 @@ worker.addEventListener("message", ({ data }) => {
     onSuggestion(data.id, "", 0);
   } else if (data.loadId !== loadId) return; // an earlier model's news
   else if (data.type === "progress") showProgress(data.loaded, data.total);
-  else if (data.type === "loaded") onLoaded(data.info, data.metadata);
+  else if (data.type === "loaded") onLoaded(data.info, data.metadata, data.engine);
   else if (data.type === "load-error") onLoadError(data.message);
 });
 
@@ -367,6 +371,7 @@ window.ttcDemo = {
   /** Resolves with the ghost text once the latest request is answered or dropped. */
   settled: () => (latest ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve(ghost ? ghost.text : "")),
   info: () => modelInfo,
+  engine: () => engineAbout,
 };
 
 const customModel = params.get("model");

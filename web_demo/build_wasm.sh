@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# Builds web_demo/engine.wasm: the whole engine (engine_c) for WebAssembly,
-# from the same sources as the native build, with clang + wasm-ld only: no
-# emscripten, no libc (engine_c/wasm/runtime.c provides malloc, free and the
-# mem* functions; engine_c/wasm/api.c the exports web_demo/engine.js uses).
+# Builds the engine's two WebAssembly modules: the whole engine (engine_c) for
+# WebAssembly, from the same sources as the native build, with clang + wasm-ld
+# only: no emscripten, no libc (engine_c/wasm/runtime.c provides malloc, free
+# and the mem* functions; engine_c/wasm/api.c the exports web_demo/engine.js uses).
 #
-#   bash web_demo/build_wasm.sh           build web_demo/engine.wasm
-#   bash web_demo/build_wasm.sh --check   fail if web_demo/engine.wasm differs
-#                                         from a fresh build of the sources
+#   web_demo/engine.wasm          SIMD128 (-msimd128), for every browser;
+#                                 built by clang (CLANG=..., default clang)
+#   web_demo/engine-relaxed.wasm  SIMD128 + relaxed SIMD (-mrelaxed-simd): int8
+#                                 dot products with relaxed_dot_i8x16_i7x16_add_s;
+#                                 built by clang 16 or later (CLANG_RELAXED=...,
+#                                 default clang-16, with its wasm-ld)
 #
-# The build is reproducible byte for byte: no debug information, names, paths
-# or timestamps go into the module (the same clang version gives the same file).
-# CLANG=... picks another clang.
+#   bash web_demo/build_wasm.sh           build both modules
+#   bash web_demo/build_wasm.sh --check   fail if either module differs from a
+#                                         fresh build of the sources
+#
+# engine.js loads engine-relaxed.wasm where the browser validates it and its
+# kernel self-check passes, engine.wasm otherwise.
+#
+# The builds are reproducible byte for byte: no debug information, names, paths
+# or timestamps go into the modules (the same clang version gives the same file).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="$ROOT/web_demo/engine.wasm"
 CLANG="${CLANG:-clang}"
+CLANG_RELAXED="${CLANG_RELAXED:-clang-16}"
 
 SOURCES=(model.c math.c text.c forward.c session.c
          kernels_generic.c kernels_wasm.c kernels_select.c
@@ -28,31 +37,62 @@ CFLAGS=(--target=wasm32 -msimd128 -mbulk-memory -O2 -std=c11
 # The stack comes first, so that overflowing it traps instead of overwriting data.
 LDFLAGS=(-Wl,--no-entry -Wl,--strip-all -Wl,--stack-first -Wl,-z,stack-size=1048576)
 
+need_relaxed_clang() {
+    if ! command -v "$CLANG_RELAXED" >/dev/null 2>&1; then
+        echo "error: $CLANG_RELAXED is missing: web_demo/engine-relaxed.wasm needs clang 16" \
+             "or later (relaxed SIMD) and its wasm-ld." >&2
+        echo "On Debian bookworm: apt-get install clang-16 lld-16 (scripts/setup.sh does)," \
+             "or set CLANG_RELAXED to another clang >= 16." >&2
+        exit 1
+    fi
+}
+
 build() { # build OUTPUT
     (cd "$ROOT/engine_c" && "$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$1" "${SOURCES[@]}")
 }
 
+build_relaxed() { # build_relaxed OUTPUT
+    need_relaxed_clang
+    # clang-16 links with the wasm-ld in its own directory (lld-16's).
+    (cd "$ROOT/engine_c" && "$CLANG_RELAXED" "${CFLAGS[@]}" -mrelaxed-simd "${LDFLAGS[@]}" \
+        -o "$1" "${SOURCES[@]}")
+}
+
+check() { # check FRESH NAME COMPILER
+    local target="$ROOT/web_demo/$2"
+    if [ ! -f "$target" ]; then
+        echo "web_demo/$2 is missing: run bash web_demo/build_wasm.sh" >&2
+        return 1
+    fi
+    if ! cmp -s "$1" "$target"; then
+        echo "web_demo/$2 differs from a fresh build of engine_c" \
+             "($("$3" --version | head -n 1)):" >&2
+        echo "the sources changed since it was built, or it was built with another clang." \
+             "Run: bash web_demo/build_wasm.sh" >&2
+        return 1
+    fi
+    echo "web_demo/$2 is up to date"
+}
+
 case "${1:-}" in
 "")
-    build "$TARGET"
-    echo "built web_demo/engine.wasm ($(wc -c <"$TARGET") bytes)"
+    need_relaxed_clang
+    build "$ROOT/web_demo/engine.wasm"
+    echo "built web_demo/engine.wasm ($(wc -c <"$ROOT/web_demo/engine.wasm") bytes)"
+    build_relaxed "$ROOT/web_demo/engine-relaxed.wasm"
+    echo "built web_demo/engine-relaxed.wasm" \
+         "($(wc -c <"$ROOT/web_demo/engine-relaxed.wasm") bytes)"
     ;;
 --check)
+    need_relaxed_clang
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
     build "$tmp/engine.wasm"
-    if [ ! -f "$TARGET" ]; then
-        echo "web_demo/engine.wasm is missing: run bash web_demo/build_wasm.sh" >&2
-        exit 1
-    fi
-    if ! cmp -s "$tmp/engine.wasm" "$TARGET"; then
-        echo "web_demo/engine.wasm differs from a fresh build of engine_c" \
-             "($("$CLANG" --version | head -n 1)):" >&2
-        echo "the sources changed since it was built, or it was built with another clang." \
-             "Run: bash web_demo/build_wasm.sh" >&2
-        exit 1
-    fi
-    echo "web_demo/engine.wasm is up to date"
+    build_relaxed "$tmp/engine-relaxed.wasm"
+    status=0
+    check "$tmp/engine.wasm" engine.wasm "$CLANG" || status=1
+    check "$tmp/engine-relaxed.wasm" engine-relaxed.wasm "$CLANG_RELAXED" || status=1
+    exit "$status"
     ;;
 *)
     echo "usage: bash web_demo/build_wasm.sh [--check]" >&2

@@ -1,9 +1,11 @@
-// The engine in WebAssembly (engine.wasm, built by build_wasm.sh from engine_c),
-// wrapped for JavaScript: a Web Worker or node >= 20. Like server/engine.py,
-// it only moves text in and out; the engine decides what is suggested.
+// The engine in WebAssembly (engine.wasm and engine-relaxed.wasm, built by
+// build_wasm.sh from engine_c), wrapped for JavaScript: a Web Worker or node >= 20.
+// Like server/engine.py, it only moves text in and out; the engine decides what
+// is suggested.
 //
-//   import { loadEngine } from './engine.js';
-//   const engine = await loadEngine(await (await fetch('engine.wasm')).arrayBuffer());
+//   import { loadPreferredEngine } from './engine.js';
+//   const fetchBytes = async (name) => (await fetch(name)).arrayBuffer();
+//   const engine = await loadPreferredEngine(fetchBytes); // engine.variant: which module
 //   const model = engine.loadModel(new Uint8Array(modelFileBytes));
 //   const session = model.session();          // one per document
 //   session.complete('def add(a, b):\n    return ');
@@ -15,8 +17,39 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder(); // invalid UTF-8 becomes U+FFFD, as in Python's "replace"
 
+// The two modules: engine-relaxed.wasm computes its int8 dot products with relaxed
+// SIMD (faster), engine.wasm with SIMD128 only (every browser with SIMD).
+export const RELAXED_MODULE = 'engine-relaxed.wasm';
+export const SIMD128_MODULE = 'engine.wasm';
+
+// loadPreferredEngine(getBytes): getBytes(name) gives (or promises) the bytes of
+// RELAXED_MODULE or SIMD128_MODULE. The relaxed module is used when this engine
+// validates it (it knows relaxed SIMD) and its kernels pass their self-check
+// (relaxed SIMD instructions may be computed differently by other engines: the
+// suggestions must be exactly the native engine's); otherwise engine.wasm, with
+// fallbackReason saying why. engine.variant: "relaxed-simd" or "simd128".
+export async function loadPreferredEngine(getBytes) {
+  let fallbackReason;
+  try {
+    const bytes = await getBytes(RELAXED_MODULE);
+    if (!WebAssembly.validate(bytes)) {
+      fallbackReason = 'relaxed SIMD is not supported here';
+    } else {
+      const engine = await loadEngine(bytes);
+      if (engine.selfCheck()) return engine;
+      fallbackReason = 'relaxed SIMD failed the kernel self-check here';
+    }
+  } catch (error) {
+    fallbackReason = `${RELAXED_MODULE} did not load: ${error?.message || error}`;
+  }
+  const engine = await loadEngine(await getBytes(SIMD128_MODULE));
+  engine.fallbackReason = fallbackReason;
+  return engine;
+}
+
 // loadEngine(wasmBytes): wasmBytes is the module's bytes (ArrayBuffer or a
 // typed array) or a compiled WebAssembly.Module. The module imports nothing.
+// It is used as it is, without the self-check (see loadPreferredEngine).
 export async function loadEngine(wasmBytes) {
   const instantiated = await WebAssembly.instantiate(wasmBytes, {});
   const wasm = (instantiated.instance ?? instantiated).exports;
@@ -204,7 +237,8 @@ export async function loadEngine(wasmBytes) {
       return wasm.session_memory(this.#live());
     }
 
-    // Name of the kernel set the session computes with ("wasm": SIMD128).
+    // Name of the kernel set the session computes with ("wasm": the module's
+    // SIMD kernels, SIMD128 or relaxed SIMD as engine.variant says).
     get kernels() {
       return cString(wasm.session_kernels(this.#live()));
     }
@@ -226,6 +260,12 @@ export async function loadEngine(wasmBytes) {
   return {
     loadModel,
     message, // the engine's text for a status code
+    // "relaxed-simd" (engine-relaxed.wasm) or "simd128" (engine.wasm)
+    variant: cString(wasm.engine_variant()),
+    // Whether this module's SIMD kernels give exactly the generic kernels'
+    // results here (a quick fixed test, about a millisecond).
+    selfCheck: () => wasm.kernels_self_check() === 1,
+    fallbackReason: null, // set by loadPreferredEngine when it fell back to engine.wasm
     get memoryBytes() {
       return wasm.memory.buffer.byteLength;
     },

@@ -5,18 +5,20 @@
 //   {type: "complete", id, prefix, suffix, options} suggest text for the cursor
 // Worker -> page:
 //   {type: "progress", loadId, loaded, total}       total is null without Content-Length
-//   {type: "loaded", loadId, info, metadata}
+//   {type: "loaded", loadId, info, metadata, engine: {variant, fallbackReason}}
+//                                                   variant: "relaxed-simd" or "simd128"
 //   {type: "load-error", loadId, message}
 //   {type: "suggestion", id, suggestion, ms}        ms: time spent in session.complete
 //   {type: "complete-error", id, message}
 
-import { loadEngine } from "./engine.js";
+import { loadPreferredEngine } from "./engine.js";
 
-const enginePromise = (async () => {
-  const response = await fetch(new URL("./engine.wasm", import.meta.url));
-  if (!response.ok) throw new Error(`engine.wasm: HTTP ${response.status} ${response.statusText}`);
-  return loadEngine(new Uint8Array(await response.arrayBuffer()));
-})();
+// engine-relaxed.wasm where this browser runs it exactly, else engine.wasm (engine.js).
+const enginePromise = loadPreferredEngine(async (name) => {
+  const response = await fetch(new URL(`./${name}`, import.meta.url));
+  if (!response.ok) throw new Error(`${name}: HTTP ${response.status} ${response.statusText}`);
+  return new Uint8Array(await response.arrayBuffer());
+});
 enginePromise.catch(() => {}); // reported with the first load
 
 let model = null;
@@ -77,7 +79,10 @@ async function load({ loadId, url, name }) {
     if (currentLoad.loadId !== loadId) return; // a newer load took over
     model = engine.loadModel(bytes, name); // its errors start with the name too
     session = model.session();
-    postMessage({ type: "loaded", loadId, info: plain(model.info), metadata: plain(model.metadata) });
+    const about = { variant: engine.variant, fallbackReason: engine.fallbackReason };
+    postMessage({
+      type: "loaded", loadId, info: plain(model.info), metadata: plain(model.metadata), engine: about,
+    });
   } catch (error) {
     if (currentLoad.loadId !== loadId) return;
     unload();

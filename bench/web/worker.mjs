@@ -1,8 +1,9 @@
 // The WebAssembly half of bench/bench_web.py, in a dedicated module worker
 // (where the demo runs the engine). Same measurements as bench/bench_engine.py:
 //
-//   {type: "setup", wasmUrl, modelUrl, decodeIds: [[position, ids], ...]}
-//       loads the engine and the model; one session per position, which runs
+//   {type: "setup", wasmUrl, preferred, modelUrl, decodeIds: [[position, ids], ...]}
+//       loads the engine (preferred: the module engine.js prefers among
+//       engine-relaxed.wasm and engine.wasm next to wasmUrl; else wasmUrl's) and the model; one session per position, which runs
 //       its ids once (so later calls reuse the cache), and one for keystrokes
 //   {type: "decode", position, repeats, batch} -> {tokens, seconds}
 //       decode_rate: single-token passes at that KV position (the last token
@@ -12,7 +13,7 @@
 //       keystroke_latency: one character typed at the end of text (never the
 //       suggested one), then a suggestion with min_confidence 0; seconds each
 
-import { loadEngine } from '../../web_demo/engine.js';
+import { loadEngine, loadPreferredEngine } from '../../web_demo/engine.js';
 
 const X_Y = ['x'.charCodeAt(0), 'y'.charCodeAt(0)];
 let model = null;
@@ -37,9 +38,11 @@ function timerResolution() {
   return smallest;
 }
 
-function setup({ wasm, modelBytes, decodeIds }) {
+function setup({ wasmUrl, preferred, modelBytes, decodeIds }) {
   return (async () => {
-    const engine = await loadEngine(wasm);
+    const engine = preferred
+      ? await loadPreferredEngine((name) => fetchBytes(new URL(name, wasmUrl).href))
+      : await loadEngine(await fetchBytes(wasmUrl));
     model = engine.loadModel(modelBytes, 'seed');
     for (const [position, ids] of decodeIds) {
       const session = model.session();
@@ -50,6 +53,8 @@ function setup({ wasm, modelBytes, decodeIds }) {
     keystrokeSession = model.session();
     return {
       kernels: keystrokeSession.kernels,
+      variant: engine.variant,
+      fallbackReason: engine.fallbackReason,
       info: model.info,
       crossOriginIsolated: self.crossOriginIsolated,
       timerResolutionMs: timerResolution(),
@@ -101,8 +106,8 @@ onmessage = async ({ data }) => {
   try {
     let result;
     if (data.type === 'setup') {
-      const [wasm, modelBytes] = await Promise.all([fetchBytes(data.wasmUrl), fetchBytes(data.modelUrl)]);
-      result = await setup({ wasm, modelBytes, decodeIds: data.decodeIds });
+      const modelBytes = await fetchBytes(data.modelUrl);
+      result = await setup({ ...data, modelBytes });
     } else if (data.type === 'decode') {
       result = decode(data);
     } else if (data.type === 'keystrokes') {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernels.h"
 #include "../ttc.h"
 
 void *malloc(size_t size);
@@ -134,4 +135,26 @@ EXPORT("session_memory") double session_memory(const ttc_session *session)
 EXPORT("session_kernels") const char *session_kernels(const ttc_session *session)
 {
     return ttc_session_kernels(session);
+}
+
+/* ---- the module's kernels ---- */
+
+/* "relaxed-simd" for the module built with -mrelaxed-simd (engine-relaxed.wasm),
+ * else "simd128" (engine.wasm). */
+EXPORT("engine_variant") const char *engine_variant(void)
+{
+#if defined(__wasm_relaxed_simd__)
+    return "relaxed-simd";
+#else
+    return "simd128";
+#endif
+}
+
+/* 1 when this module's SIMD kernels give exactly the generic kernels' results
+ * on the running engine (ttc_kernels_self_check), else 0: relaxed SIMD's
+ * instructions may differ between engines, and engine.js then loads
+ * engine.wasm instead. */
+EXPORT("kernels_self_check") int kernels_self_check(void)
+{
+    return ttc_kernels_self_check(ttc_kernels_best());
 }

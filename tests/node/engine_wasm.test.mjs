@@ -171,3 +171,84 @@ test('allocating and freeing the same large buffers does not grow memory', () =>
   for (let i = 0; i < 50; i++) round();
   assert.equal(engine.memoryBytes, memory);
 });
+
+// ---- the relaxed SIMD module (engine-relaxed.wasm) and the choice between them ----
+
+const RELAXED = path.join(ROOT, 'web_demo', 'engine-relaxed.wasm');
+
+test('both modules import nothing and name their variant; engine.wasm passes its self-check', async () => {
+  for (const file of [MODULE, RELAXED]) {
+    if (file === RELAXED && !WebAssembly.validate(readFileSync(file))) continue; // node 20
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(file)))
+      .map((e) => e.name);
+    assert.ok(names.includes('engine_variant') && names.includes('kernels_self_check'));
+  }
+  assert.equal(engine.variant, 'simd128');
+  assert.equal(engine.selfCheck(), true);
+  assert.equal(engine.fallbackReason, null);
+});
+
+test('loadPreferredEngine: relaxed SIMD where it validates and passes its self-check, else engine.wasm saying why', async () => {
+  const { loadPreferredEngine } = await import('../../web_demo/engine.js');
+  const asked = [];
+  const chosen = await loadPreferredEngine((name) => {
+    asked.push(name);
+    return readFileSync(path.join(ROOT, 'web_demo', name));
+  });
+  const relaxedRuns = WebAssembly.validate(readFileSync(RELAXED));
+  if (chosen.variant === 'relaxed-simd') {
+    assert.ok(relaxedRuns);
+    assert.equal(chosen.selfCheck(), true);
+    assert.equal(chosen.fallbackReason, null);
+    assert.deepEqual(asked, ['engine-relaxed.wasm']);
+  } else {
+    // node 20 (V8 11.3): relaxed SIMD only behind a flag, and computed differently there
+    assert.equal(chosen.variant, 'simd128');
+    assert.match(chosen.fallbackReason,
+      relaxedRuns ? /self-check failed/ : /relaxed SIMD is not supported here/);
+    assert.deepEqual(asked, ['engine-relaxed.wasm', 'engine.wasm']);
+  }
+});
+
+test('loadPreferredEngine falls back when the relaxed module does not load', async () => {
+  const { loadPreferredEngine } = await import('../../web_demo/engine.js');
+  const missing = await loadPreferredEngine(async (name) => {
+    if (name === 'engine-relaxed.wasm') throw new Error('HTTP 404 Not Found');
+    return readFileSync(path.join(ROOT, 'web_demo', name));
+  });
+  assert.equal(missing.variant, 'simd128');
+  assert.equal(missing.fallbackReason, 'engine-relaxed.wasm did not load: HTTP 404 Not Found');
+  assert.equal(missing.selfCheck(), true);
+});
+
+// node 20's V8 (11.3) runs relaxed SIMD behind this flag, with a relaxed dot
+// product that does not give the exact sums the kernels need: there the
+// self-check must fail and engine.wasm be used. Engines with the standard
+// instruction must pass it.
+test('with relaxed SIMD enabled in node, the self-check decides the module', (t) => {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { loadEngine, loadPreferredEngine } from ${JSON.stringify(path.join(ROOT, 'web_demo', 'engine.js'))};
+    const dir = ${JSON.stringify(path.join(ROOT, 'web_demo'))};
+    const relaxed = await loadEngine(readFileSync(dir + '/engine-relaxed.wasm'));
+    const chosen = await loadPreferredEngine((name) => readFileSync(dir + '/' + name));
+    console.log(JSON.stringify({ relaxedVariant: relaxed.variant, check: relaxed.selfCheck(),
+      variant: chosen.variant, reason: chosen.fallbackReason }));`;
+  let out;
+  try {
+    out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module',
+      '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    t.skip(`this node has no --experimental-wasm-relaxed-simd: ${String(error.stderr).split('\n')[0]}`);
+    return;
+  }
+  const got = JSON.parse(out);
+  assert.equal(got.relaxedVariant, 'relaxed-simd');
+  if (got.check) {
+    assert.deepEqual([got.variant, got.reason], ['relaxed-simd', null]);
+  } else {
+    assert.deepEqual([got.variant, got.reason],
+      ['simd128', 'relaxed SIMD failed the kernel self-check here']);
+  }
+  t.diagnostic(`relaxed self-check in node ${process.version}: ${got.check ? 'passed' : 'failed'}`);
+});

@@ -1,0 +1,61 @@
+// The completion cases of tests/test_wasm_engine.py, run through an engine of
+// web_demo/engine.js: shared by node (engine_wasm_check.mjs) and Chromium
+// (test_wasm_engine.py loads this module in a page), so it imports nothing.
+//
+// runCases(engine, modelBytes, modelName, cases) returns {"variant",
+// "fallbackReason", "selfCheck", "kernels", "info", "metadata", "results":
+// [{"text", "forwarded"}], "memory": {"sessions": [...], "models": [...]}}:
+// the results of the cases, in order in one session, then the module's memory
+// size after each of 50 session create/complete/free rounds and 10 model
+// load/free rounds. A model that does not load gives {"error": message}.
+
+function jsOptions(options = {}) {
+  const names = { multiline: 'multiline', max_chars: 'maxChars', min_confidence: 'minConfidence' };
+  return Object.fromEntries(Object.entries(options).map(([key, value]) => [names[key], value]));
+}
+
+export function runCases(engine, modelBytes, modelName, cases) {
+  let model;
+  try {
+    model = engine.loadModel(modelBytes, modelName);
+  } catch (error) {
+    return { error: error.message };
+  }
+
+  const session = model.session();
+  const results = cases.map(({ prefix, suffix = '', options }) => ({
+    text: session.complete(prefix, suffix, jsOptions(options)),
+    forwarded: session.forwardedTokens,
+  }));
+  const kernels = session.kernels;
+  session.free();
+
+  const memory = { sessions: [], models: [] };
+  const probe = cases[0] ?? { prefix: 'x' };
+  for (let i = 0; i < 50; i++) {
+    const s = model.session();
+    s.complete(probe.prefix, probe.suffix ?? '', jsOptions(probe.options));
+    s.free();
+    memory.sessions.push(engine.memoryBytes);
+  }
+  const { info } = model;
+  const metadata = model.metadata;
+  model.free();
+  for (let i = 0; i < 10; i++) {
+    const m = engine.loadModel(modelBytes, modelName);
+    m.session().free();
+    m.free();
+    memory.models.push(engine.memoryBytes);
+  }
+
+  return {
+    variant: engine.variant,
+    fallbackReason: engine.fallbackReason,
+    selfCheck: engine.selfCheck(),
+    kernels,
+    info,
+    metadata,
+    results,
+    memory,
+  };
+}
