@@ -32,17 +32,13 @@ within 2x of native single-thread (best kernels).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -56,55 +52,11 @@ from bench.bench_engine import (  # noqa: E402
     export_seed_model,
 )
 from server.engine import Model, Session  # noqa: E402
+from tests.browser import chromium, static_site  # noqa: E402
 
 POSITIONS = (256, 1024, 2000)
 TARGET = 2.0
-CHROMIUM = Path(os.environ.get("TTCC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [  # as tests/test_web_demo.py
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PATHS = ("native", "generic", "wasm")
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-        ".ttc": "application/octet-stream",
-    }
-
-    def end_headers(self) -> None:
-        # Cross-origin isolation: performance.now() at 5 µs instead of 100 µs.
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
-        pass
-
-
-@contextmanager
-def static_site(root: Path) -> Iterator[str]:
-    """Base URL of a static server over root on 127.0.0.1, on a free port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def make_site(directory: Path, model_path: Path, wasm: Path | None) -> Path:
@@ -230,7 +182,6 @@ def main() -> None:
         "--batch", type=int, default=50, help="decode steps per timed batch in the browser"
     )
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
 
     log = partial(print, file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as temporary:
@@ -238,8 +189,7 @@ def main() -> None:
         model_path = args.model or export_seed_model(directory)
         model = Model.load(model_path)
         site_root = make_site(directory, model_path, args.wasm)
-        with static_site(site_root) as site, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        with static_site(site_root, isolated=True) as site, chromium() as browser:
             page = browser.new_page()
             page.set_default_timeout(600_000)
             log("setting up: native sessions (best, generic), Chromium worker ...")

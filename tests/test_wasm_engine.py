@@ -17,10 +17,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ import pytest
 import torch
 
 from server.engine import Model, ModelError
+from tests.browser import chromium, static_site
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
 
@@ -36,11 +34,8 @@ WASM = ROOT / "web_demo" / "engine.wasm"
 RELAXED_WASM = ROOT / "web_demo" / "engine-relaxed.wasm"
 CHECK_SCRIPT = ROOT / "tests" / "node" / "engine_wasm_check.mjs"
 NODE = shutil.which("node")
-CHROMIUM = Path(os.environ.get("TTCC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing")
 
 
 def export_varied(preset: str, path: Path, seed: int = 1) -> Path:
@@ -168,45 +163,20 @@ def run_wasm(
     return json.loads(completed.stdout)
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-    }
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
-        pass
-
-
 @pytest.fixture(scope="module")
 def chromium_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """(page, site root, base URL): a blank page of a static server over a tree with
     web_demo/ and tests/node/ linked in; models go into the root."""
-    from playwright import sync_api
-
     root = tmp_path_factory.mktemp("wasm_site")
     (root / "web_demo").symlink_to(ROOT / "web_demo", target_is_directory=True)
     (root / "tests").mkdir()
     (root / "tests" / "node").symlink_to(ROOT / "tests" / "node", target_is_directory=True)
     (root / "index.html").write_text("<!doctype html><title>wasm check</title>\n")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    site = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.set_default_timeout(600_000)
-            page.goto(f"{site}/index.html")
-            yield page, root, site
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with static_site(root) as site, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(600_000)
+        page.goto(f"{site}/index.html")
+        yield page, root, site
 
 
 CHROMIUM_RUN = """async ([model, cases, module]) => {
@@ -308,7 +278,6 @@ def test_varied_seed_size_model_same_as_native(varied_seed_path: Path, tmp_path:
     assert_same_as_native(varied_seed_path, in_node(tmp_path, "simd128"))
 
 
-@needs_chromium
 def test_chromium_takes_the_relaxed_simd_module(chromium_page: Any, tiny_model_path: Path) -> None:
     """Chromium runs relaxed SIMD (since 114) the way the kernels need: engine.js takes
     engine-relaxed.wasm, and its suggestions are the native engine's."""
@@ -319,7 +288,6 @@ def test_chromium_takes_the_relaxed_simd_module(chromium_page: Any, tiny_model_p
     assert got["results"] == native_results(tiny_model_path, cases)
 
 
-@needs_chromium
 @pytest.mark.parametrize("module", ["relaxed", "simd128"])
 def test_varied_tiny_model_same_as_native_in_chromium(
     chromium_page: Any, varied_tiny_path: Path, module: str
@@ -328,7 +296,6 @@ def test_varied_tiny_model_same_as_native_in_chromium(
     assert got["variant"] == ("relaxed-simd" if module == "relaxed" else "simd128")
 
 
-@needs_chromium
 def test_varied_seed_size_model_same_as_native_in_chromium(
     chromium_page: Any, varied_seed_path: Path
 ) -> None:

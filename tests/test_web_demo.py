@@ -10,34 +10,19 @@ does for the same text.
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright import sync_api
 
 from server.engine import Model, ModelError
+from tests.browser import chromium, static_site
 from tests.scripted_model import export_scripted
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DEMO = ROOT / "web_demo"
-CHROMIUM = Path(os.environ.get("TTCC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 # python.ttc: "x = " -> "42"; "(" -> "a)".   javascript.ttc: "x = " -> "7".
 PYTHON_SCRIPT = {"=": " ", " ": "4", "4": "2", "2": "<EOS>", "(": "a", "a": ")", ")": "<END>"}
@@ -46,18 +31,6 @@ JAVASCRIPT_SCRIPT = {"=": " ", " ": "7", "7": "<EOS>"}
 # The options that make the random model suggest something at every keystroke.
 NATIVE_OPTIONS = {"min_confidence": 0.0, "max_chars": 16}
 NATIVE_QUERY = "model=../models/tiny.ttc&minConfidence=0&maxChars=16"
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".wasm": "application/wasm",
-        ".ttc": "application/octet-stream",
-    }
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -79,23 +52,14 @@ def site_root(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -
 @pytest.fixture(scope="module")
 def site(site_root: Path) -> Iterator[str]:
     """Base URL of a static server over site_root on 127.0.0.1."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(site_root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with static_site(site_root) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
