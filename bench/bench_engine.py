@@ -112,8 +112,9 @@ def log_softmax(row: list[float]) -> list[float]:
     return [x - total for x in row]
 
 
-def export_seed_model(directory: Path) -> Path:
-    path = directory / "seed-random.ttc"
+def export_seed_model(directory: Path, name: str = "seed-random.ttc") -> Path:
+    """A randomly initialised seed-size model written to directory/name."""
+    path = directory / name
     command = [
         sys.executable,
         "-m",

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_engine import SUGGESTION_CHARS, document  # noqa: E402
+from bench.bench_engine import SUGGESTION_CHARS, document, export_seed_model  # noqa: E402
 from server.engine import Model  # noqa: E402
 
 URI = "file:///bench.py"
@@ -142,21 +141,7 @@ def main() -> None:
     text = document(2000)
     with tempfile.TemporaryDirectory() as directory:
         models = Path(directory)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "training.export",
-                "--random",
-                "--preset",
-                "seed",
-                "--out",
-                str(models / "python.ttc"),
-            ],
-            check=True,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        export_seed_model(models, "python.ttc")
         engine, server = asyncio.run(measure(models, text, args.keystrokes))
 
     print(
