@@ -347,6 +347,20 @@ static int starts_with(const char *text, size_t length, const char *head, size_t
     return 1;
 }
 
+size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
+                          const char *suffix, size_t suffix_length)
+{
+    if (!suggestion || !suffix)
+        return 0;
+    size_t line = 0; /* a '\r' before the newline never matches: suggestions have none */
+    while (line < suffix_length && line < suggestion_length && suffix[line] != '\n')
+        line++;
+    for (size_t k = line; k > 0; k--)
+        if (starts_with(suggestion + suggestion_length - k, k, suffix, k))
+            return k;
+    return 0;
+}
+
 int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_length,
                          const char *suffix, size_t suffix_length,
                          const ttc_complete_options *options, char *out,

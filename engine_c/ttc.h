@@ -95,6 +95,14 @@ int ttc_session_complete(ttc_session *session,
                          const ttc_complete_options *options,
                          char *out, size_t out_capacity, size_t *out_length);
 
+/* How many characters right after the cursor a suggestion types again: the
+ * longest start of the rest of the cursor's line (suffix up to its first
+ * newline) that the suggestion ends with. Accepting the suggestion should
+ * replace them rather than repeat them. At most suggestion_length, so callers
+ * may pass only that much of the suffix. */
+size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
+                          const char *suffix, size_t suffix_length);
+
 /* Natural-log probability of each character of text given the characters
  * before it (after BOS). Writes one value per token into out (at most
  * out_capacity) and the count into *out_count; texts longer than the window

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from server.engine import retyped_length
+
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*\Z")
 
 
@@ -22,11 +24,6 @@ class Cursor:
     @property
     def line_before(self) -> str:
         return self.prefix[self.prefix.rfind("\n") + 1 :]
-
-    @property
-    def line_after(self) -> str:
-        end = self.suffix.find("\n")
-        return (self.suffix if end < 0 else self.suffix[:end]).rstrip("\r")
 
 
 def cursor_at(document: TextDocument, position: types.Position) -> Cursor | None:
@@ -62,22 +59,13 @@ def utf16_length(text: str) -> int:
     return len(text) + sum(ord(c) > 0xFFFF for c in text)
 
 
-def retyped_length(suggestion: str, line_after: str) -> int:
-    """How many characters right after the cursor the suggestion types again: the
-    longest start of the rest of the line that the suggestion ends with."""
-    for k in range(min(len(suggestion), len(line_after)), 0, -1):
-        if suggestion.endswith(line_after[:k]):
-            return k
-    return 0
-
-
 def _shifted(position: types.Position, characters: str, sign: int = 1) -> types.Position:
     return types.Position(position.line, position.character + sign * utf16_length(characters))
 
 
 def inline_item(suggestion: str, cursor: Cursor) -> types.InlineCompletionItem:
     """Ghost text at the cursor; it replaces what it types again after the cursor."""
-    retyped = cursor.line_after[: retyped_length(suggestion, cursor.line_after)]
+    retyped = cursor.suffix[: retyped_length(suggestion, cursor.suffix)]
     end = _shifted(cursor.position, retyped)
     return types.InlineCompletionItem(
         insert_text=suggestion, range=types.Range(start=cursor.position, end=end)
@@ -89,7 +77,7 @@ def completion_item(suggestion: str, cursor: Cursor) -> types.CompletionItem:
     the word being typed (so the client's filtering keeps it) and ends like the
     inline item."""
     word = _WORD_BEFORE.search(cursor.line_before).group()
-    retyped = cursor.line_after[: retyped_length(suggestion, cursor.line_after)]
+    retyped = cursor.suffix[: retyped_length(suggestion, cursor.suffix)]
     text = word + suggestion
     edit_range = types.Range(
         start=_shifted(cursor.position, word, -1), end=_shifted(cursor.position, retyped)

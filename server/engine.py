@@ -17,7 +17,15 @@ from typing import Any
 
 from server._ttc_engine import ffi, lib
 
-__all__ = ["MAX_SUGGESTION", "EngineError", "Model", "ModelError", "ModelInfo", "Session"]
+__all__ = [
+    "MAX_SUGGESTION",
+    "EngineError",
+    "Model",
+    "ModelError",
+    "ModelInfo",
+    "Session",
+    "retyped_length",
+]
 
 MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
 
@@ -45,6 +53,13 @@ def _check(status: int) -> None:
 def _utf8(text: str) -> bytes:
     # surrogatepass: a lone surrogate is still one character (one UNK token).
     return text.encode("utf-8", "surrogatepass")
+
+
+def retyped_length(suggestion: str, suffix: str) -> int:
+    """How many characters right after the cursor the suggestion types again (the
+    engine's rule: the longest start of the rest of the line it ends with)."""
+    head = _utf8(suffix[: len(suggestion)])  # it can retype no more than itself
+    return lib.ttc_retyped_length(suggestion.encode("ascii"), len(suggestion), head, len(head))
 
 
 @dataclass(frozen=True)

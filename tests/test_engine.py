@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.engine import Model, ModelError
+from server.engine import Model, ModelError, retyped_length
 from training import tokens
 from training.export import compute_checksum, dequantized_copy, export_ttc
 from training.model import PRESETS, Transformer
@@ -307,3 +307,20 @@ class TestBadModelFiles:
             return  # the exporter refuses it: just as good
         with pytest.raises(ModelError, match="weights"):
             Model.load(path)
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "suffix", "expected"),
+    [
+        ("x)", ")", 1),
+        ("a) {", ") {", 3),
+        ("a", ")", 0),
+        ("a, b)", ") + 1", 1),
+        ("", ")", 0),
+        ("f(x)", ")\nnext)", 1),  # only the cursor's line counts
+        ("f(x)", "\r\n)", 0),
+        ("x)", "é)", 0),
+    ],
+)
+def test_retyped_length(suggestion: str, suffix: str, expected: int) -> None:
+    assert retyped_length(suggestion, suffix) == expected

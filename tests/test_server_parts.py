@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from server.completion import completion_item, cursor_at, inline_item, retyped_length
+from server.completion import completion_item, cursor_at, inline_item
 from server.engine import Model
 from server.languages import LANGUAGES, language_of
 from server.models import ModelStore
@@ -74,19 +74,11 @@ def test_session_pool_keeps_within_budget(tiny_model_path: Path) -> None:
 def test_cursor_positions() -> None:
     document = TextDocument("file:///a.py", "ab😀c\r\nd\n")
     cursor = cursor_at(document, types.Position(0, 4))  # after the emoji (2 UTF-16 units)
-    assert (cursor.prefix, cursor.line_after) == ("ab😀", "c")
+    assert (cursor.prefix, cursor.suffix) == ("ab😀", "c\r\nd\n")
     assert cursor_at(document, types.Position(0, 40)).prefix == "ab😀c"
     assert cursor_at(document, types.Position(2, 0)).prefix == "ab😀c\r\nd\n"
     assert cursor_at(document, types.Position(3, 0)) is None
     assert cursor_at(TextDocument("file:///b", ""), types.Position(0, 0)).prefix == ""
-
-
-@pytest.mark.parametrize(
-    ("suggestion", "line_after", "expected"),
-    [("x)", ")", 1), ("a) {", ") {", 3), ("a", ")", 0), ("a, b)", ") + 1", 1), ("", ")", 0)],
-)
-def test_retyped_length(suggestion: str, line_after: str, expected: int) -> None:
-    assert retyped_length(suggestion, line_after) == expected
 
 
 def test_items_use_utf16_units() -> None:

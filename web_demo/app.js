@@ -47,7 +47,7 @@ let readyPromise = null;
 
 let nextId = 0;
 let latest = null;          // the newest unanswered request: {id, value, caret}
-let ghost = null;           // the suggestion shown: {text, value, caret}
+let ghost = null;           // the suggestion shown: {text, retyped, value, caret}
 let lastSuggestion = null;  // the latest answer shown: {id, text, ms}
 let waiters = [];           // resolved when the latest request is answered or dropped
 
@@ -205,13 +205,13 @@ function requestSuggestion() {
   });
 }
 
-function onSuggestion(id, text, ms) {
+function onSuggestion(id, text, retyped, ms) {
   if (!latest || id !== latest.id) return; // a newer request is on its way
   const request = latest;
   latest = null;
   if (code.value === request.value && caretOf() === request.caret) {
     lastSuggestion = { id, text, ms };
-    ghost = text ? { text, value: request.value, caret: request.caret } : null;
+    ghost = text ? { text, retyped, value: request.value, caret: request.caret } : null;
     render();
     renderStatus();
   }
@@ -231,20 +231,21 @@ function typedThrough(previous) {
   const value = code.value;
   const caret = caretOf();
   const typed = caret - previous.caret;
-  if (typed <= 0 || typed >= previous.text.length) return null;
+  // What it retypes after the caret stays the same while the rest still holds it.
+  if (typed <= 0 || previous.text.length - typed < Math.max(previous.retyped, 1)) return null;
   const expected =
     previous.value.slice(0, previous.caret) + previous.text.slice(0, typed) + previous.value.slice(previous.caret);
-  return value === expected ? { text: previous.text.slice(typed), value, caret } : null;
+  return value === expected
+    ? { text: previous.text.slice(typed), retyped: previous.retyped, value, caret }
+    : null;
 }
 
 function accept() {
-  const { text, caret } = ghost;
-  // If the suggestion ends with what already follows the caret on this line
-  // (a closing bracket, say), it replaces that text instead of repeating it.
-  const rest = code.value.slice(caret).split("\n", 1)[0].trimEnd();
-  const end = rest && text.endsWith(rest) ? caret + rest.length : caret;
+  const { text, retyped, caret } = ghost;
+  // The engine said how much of what follows the caret (a closing bracket, say)
+  // the suggestion types again: it replaces that text instead of repeating it.
   ghost = null;
-  insertText(text, caret, end);
+  insertText(text, caret, caret + retyped);
 }
 
 // Inserts text in place of [start, end) as if typed: it stays undoable and fires "input".
@@ -339,7 +340,7 @@ multilineBox.addEventListener("change", () => {
 $("error-close").addEventListener("click", hideError);
 
 worker.addEventListener("message", ({ data }) => {
-  if (data.type === "suggestion") onSuggestion(data.id, data.suggestion, data.ms);
+  if (data.type === "suggestion") onSuggestion(data.id, data.suggestion, data.retyped, data.ms);
   else if (data.type === "complete-error") {
     showError(`Suggestion failed: ${data.message}`);
     onSuggestion(data.id, "", 0);

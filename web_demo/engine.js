@@ -257,8 +257,23 @@ export async function loadEngine(wasmBytes) {
     }
   }
 
+  // How many characters right after the cursor the suggestion types again (the
+  // engine's rule), which accepting it should replace.
+  function retypedLength(suggestion, suffix) {
+    const [suggestionPointer, suggestionLength] = putText(suggestion);
+    // It can retype no more than itself: pass only that much of the suffix.
+    const [suffixPointer, suffixLength] = putText(suffix.slice(0, suggestion.length));
+    try {
+      return wasm.retyped_length(suggestionPointer, suggestionLength, suffixPointer, suffixLength);
+    } finally {
+      wasm.buffer_free(suffixPointer);
+      wasm.buffer_free(suggestionPointer);
+    }
+  }
+
   return {
     loadModel,
+    retypedLength,
     message, // the engine's text for a status code
     // "relaxed-simd" (engine-relaxed.wasm) or "simd128" (engine.wasm)
     variant: cString(wasm.engine_variant()),

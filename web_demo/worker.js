@@ -8,7 +8,9 @@
 //   {type: "loaded", loadId, info, metadata, engine: {variant, fallbackReason}}
 //                                                   variant: "relaxed-simd" or "simd128"
 //   {type: "load-error", loadId, message}
-//   {type: "suggestion", id, suggestion, ms}        ms: time spent in session.complete
+//   {type: "suggestion", id, suggestion, retyped, ms}  ms: time spent in session.complete;
+//                                                     retyped: characters after the caret
+//                                                     that accepting it replaces
 //   {type: "complete-error", id, message}
 
 import { loadPreferredEngine } from "./engine.js";
@@ -21,6 +23,7 @@ const enginePromise = loadPreferredEngine(async (name) => {
 });
 enginePromise.catch(() => {}); // reported with the first load
 
+let engine = null;
 let model = null;
 let session = null;
 let currentLoad = null; // {loadId, controller}
@@ -69,7 +72,7 @@ async function load({ loadId, url, name }) {
   currentLoad = { loadId, controller };
   unload();
   try {
-    const engine = await enginePromise;
+    engine = await enginePromise;
     let bytes;
     try {
       bytes = await fetchWithProgress(url, loadId, controller.signal);
@@ -107,14 +110,15 @@ function complete() {
   pending = null;
   if (!request) return;
   if (!session) {
-    postMessage({ type: "suggestion", id: request.id, suggestion: "", ms: 0 });
+    postMessage({ type: "suggestion", id: request.id, suggestion: "", retyped: 0, ms: 0 });
     return;
   }
   try {
     const start = performance.now();
     const suggestion = session.complete(request.prefix, request.suffix, request.options);
     const ms = performance.now() - start;
-    postMessage({ type: "suggestion", id: request.id, suggestion, ms });
+    const retyped = engine.retypedLength(suggestion, request.suffix);
+    postMessage({ type: "suggestion", id: request.id, suggestion, retyped, ms });
   } catch (error) {
     postMessage({ type: "complete-error", id: request.id, message: error?.message || String(error) });
   }

@@ -113,6 +113,13 @@ int session_complete(ttc_session *session, const char *prefix, size_t prefix_len
                                 out, out_capacity, out_length);
 }
 
+EXPORT("retyped_length")
+size_t retyped_length(const char *suggestion, size_t suggestion_length, const char *suffix,
+                      size_t suffix_length)
+{
+    return ttc_retyped_length(suggestion, suggestion_length, suffix, suffix_length);
+}
+
 /* Runs tokens (int32, 0..vocab-1) from position 0, reusing what the session
  * holds, and writes the vocab_size logits after the last token into out. For
  * benchmarks and tests (bench/bench_web.py). */

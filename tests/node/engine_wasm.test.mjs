@@ -252,3 +252,13 @@ test('with relaxed SIMD enabled in node, the self-check decides the module', (t)
   }
   t.diagnostic(`relaxed self-check in node ${process.version}: ${got.check ? 'passed' : 'failed'}`);
 });
+
+test('retypedLength is the engine rule (same cases as tests/test_engine.py)', () => {
+  const cases = [
+    ['x)', ')', 1], ['a) {', ') {', 3], ['a', ')', 0], ['a, b)', ') + 1', 1], ['', ')', 0],
+    ['f(x)', ')\nnext)', 1], ['f(x)', '\r\n)', 0], ['x)', 'é)', 0],
+  ];
+  for (const [suggestion, suffix, expected] of cases) {
+    assert.equal(engine.retypedLength(suggestion, suffix), expected, `${suggestion} | ${suffix}`);
+  }
+});
