@@ -642,16 +642,34 @@ static void run_softmax_cases(void)
         case_softmax(rand_int(1, 3000), rand_int(0, 4));
 }
 
+/* The error tally of check_expf. */
+typedef struct {
+    double limit, worst;
+    float worst_x;
+    long checked;
+    int failed;
+} expf_tally;
+
+static void check_expf_at(expf_tally *t, float x)
+{
+    const double want = exp((double)x);
+    const double error = fabs((double)ttc_expf(x) - want) / want;
+    t->checked++;
+    if (error > t->worst) {
+        t->worst = error;
+        t->worst_x = x;
+    }
+    if (error > t->limit && ++t->failed <= 5)
+        printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n", (double)x,
+               (double)ttc_expf(x), want, error);
+}
+
 /* ttc_expf within 3e-7 relative error of exp() over [-87, 88]: every 331st
  * float of either sign (all exponents, many mantissas), the edges, and a
  * uniform grid. Returns the number of failures. */
 static int check_expf(void)
 {
-    const double limit = 3e-7;
-    double worst = 0.0;
-    float worst_x = 0.0f;
-    long checked = 0;
-    int failed = 0;
+    expf_tally t = {.limit = 3e-7};
     uint32_t top_bits[2];
     const float top[2] = {TTC_EXP_HIGHEST, -TTC_EXP_LOWEST};
     memcpy(&top_bits[0], &top[0], sizeof top_bits[0]);
@@ -663,16 +681,7 @@ static int check_expf(void)
             const uint32_t bits = sign | (last ? top_bits[side] : b);
             float x;
             memcpy(&x, &bits, sizeof x);
-            const double want = exp((double)x);
-            const double error = fabs((double)ttc_expf(x) - want) / want;
-            checked++;
-            if (error > worst) {
-                worst = error;
-                worst_x = x;
-            }
-            if (error > limit && ++failed <= 5)
-                printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n",
-                       (double)x, (double)ttc_expf(x), want, error);
+            check_expf_at(&t, x);
             if (last)
                 break;
         }
@@ -681,26 +690,17 @@ static int check_expf(void)
         const float x = -87.0f + (float)i * 1e-4f;
         if (x > 88.0f)
             break;
-        const double want = exp((double)x);
-        const double error = fabs((double)ttc_expf(x) - want) / want;
-        checked++;
-        if (error > worst) {
-            worst = error;
-            worst_x = x;
-        }
-        if (error > limit && ++failed <= 5)
-            printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n", (double)x,
-                   (double)ttc_expf(x), want, error);
+        check_expf_at(&t, x);
     }
     if (ttc_expf(-87.000008f) != 0.0f || ttc_expf(-1000.0f) != 0.0f ||
         ttc_expf(100.0f) != ttc_expf(88.0f)) {
         printf("FAIL ttc_expf: 0 below -87 and clamped above 88\n");
-        failed++;
+        t.failed++;
     }
     printf("ttc_expf: %ld values in [-87, 88], worst relative error %.3g at %.9g "
            "(limit %.0e): %s\n",
-           checked, worst, (double)worst_x, limit, failed ? "FAILED" : "ok");
-    return failed;
+           t.checked, t.worst, (double)t.worst_x, t.limit, t.failed ? "FAILED" : "ok");
+    return t.failed;
 }
 
 /* The selection functions: names, fallbacks and the best set. */

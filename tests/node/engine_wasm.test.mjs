@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { rng } from './random.mjs';
+
 import { loadEngine } from '../../web_demo/engine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,18 +29,6 @@ before(async () => {
   engine = await loadEngine(readFileSync(MODULE));
   wasm = engine.exports;
 });
-
-// deterministic random numbers (mulberry32)
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bytes = () => new Uint8Array(wasm.memory.buffer);
 

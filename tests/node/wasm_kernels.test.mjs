@@ -18,6 +18,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { rng } from './random.mjs';
+
 const ENGINE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'engine_c');
 const MODULE = path.join(ENGINE, 'build', 'wasm_kernels_test.wasm');
 
@@ -33,19 +35,6 @@ before(async () => {
   const { instance } = await WebAssembly.instantiate(readFileSync(MODULE), {});
   wasm = instance.exports;
 });
-
-// ---- deterministic random numbers (mulberry32) ----
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (rand, lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
 
