@@ -93,6 +93,11 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     # The first shipped model: about 6M parameters.
     "seed": ModelConfig(dim=288, n_layers=6, n_heads=6, n_kv_heads=6, hidden_dim=768, window=2048),
+    # Smaller sizes for CPU budgets (the training study compares them); about 0.8M,
+    # 1.8M and 3.9M parameters.
+    "micro": ModelConfig(dim=128, n_layers=4, n_heads=4, hidden_dim=352, window=512),
+    "small": ModelConfig(dim=192, n_layers=4, n_heads=6, hidden_dim=512, window=512),
+    "medium": ModelConfig(dim=256, n_layers=5, n_heads=8, hidden_dim=672, window=512),
     # For tests: small, fast, and it exercises grouped-query attention.
     "tiny": ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=192, window=256),
 }

@@ -1,0 +1,294 @@
+"""Measure a model the way users meet it: through the engine, keystroke by keystroke.
+
+    python -m training.evaluate --model runs/base/model.ttc --corpus data/corpus
+    python -m training.evaluate --models-dir models --corpus data/corpus --json eval.json
+    python -m training.evaluate --model models/python.ttc --dir ~/src/project --language python
+
+Per language, on the corpus's validation files (or on a directory of files):
+
+- bits per character of the model (the engine's int8 weights and int8 cache), next to
+  `xz -9e` bits per character of the same text (all files in one stream);
+- keystrokes saved: type each file left to right; at every keystroke ask the engine
+  for a suggestion with the server's default options; when it is exactly what comes
+  next, accept it with one keystroke (Tab). Saved = 1 - keystrokes / characters;
+- the share of shown suggestions that were fully correct, their mean length, and the
+  prefix-match score: the correct characters at the start of every shown suggestion
+  over all characters (what a word-by-word partial accept could save at most);
+- keystroke latency: median and 90th percentile time of one suggestion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import math
+import statistics
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from server.engine import Model, ModelError, Session
+from server.languages import BASE_MODEL, LANGUAGES, language_of
+from server.settings import Settings
+
+
+def default_options() -> dict:
+    """The suggestion options the language server uses unless a user changes them."""
+    defaults = Settings()
+    return {"multiline": defaults.multiline, "max_chars": defaults.max_chars,
+            "min_confidence": defaults.min_confidence}
+
+
+@dataclass
+class TypingResult:
+    """What simulated typing of some text measured."""
+
+    characters: int = 0
+    keystrokes: int = 0
+    shown: int = 0  # suggestions shown (non-empty)
+    fully_correct: int = 0  # shown suggestions that were exactly what came next
+    shown_characters: int = 0
+    matching_characters: int = 0  # correct characters at the start of shown suggestions
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, other: TypingResult) -> None:
+        for name in ("characters", "keystrokes", "shown", "fully_correct", "shown_characters",
+                     "matching_characters"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latencies_ms += other.latencies_ms
+
+
+def _common_prefix_length(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def simulate_typing(session: Session, text: str, **options) -> TypingResult:
+    """Types `text` into an empty document, taking every fully correct suggestion."""
+    result = TypingResult(characters=len(text))
+    position = 0
+    while position < len(text):
+        started = time.perf_counter()
+        suggestion = session.complete(text[:position], **options)
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        result.keystrokes += 1
+        if suggestion:
+            result.shown += 1
+            result.shown_characters += len(suggestion)
+            result.matching_characters += _common_prefix_length(suggestion, text[position:])
+            if text.startswith(suggestion, position):
+                result.fully_correct += 1
+                position += len(suggestion)
+                continue
+        position += 1
+    return result
+
+
+def bits_per_character(model: Model, text: str) -> tuple[float, int]:
+    """(total bits, characters) of text under the model, as the engine scores it."""
+    logprobs = model.logprobs(text)
+    return -sum(logprobs) / math.log(2), len(logprobs)
+
+
+def xz_bits(text: str) -> int:
+    """Bits of `xz -9e` output for text (UTF-8), container overhead included."""
+    return 8 * len(lzma.compress(text.encode("utf-8", "replace"),
+                                 preset=9 | lzma.PRESET_EXTREME))
+
+
+@dataclass
+class LanguageReport:
+    language: str
+    model: str
+    files: int
+    characters: int  # characters scored for bits/char
+    bits_per_char: float
+    xz_bits_per_char: float
+    typed_characters: int  # characters typed in the keystroke simulation
+    keystrokes_saved: float
+    fully_correct_share: float
+    mean_suggestion_length: float
+    prefix_match_score: float
+    latency_ms_median: float
+    latency_ms_p90: float
+
+    @property
+    def bits_vs_xz(self) -> float:
+        return self.bits_per_char / self.xz_bits_per_char
+
+
+def take_characters(texts: Iterable[str], budget: int) -> Iterator[str]:
+    """The texts in order, the last one cut so that the total is at most `budget`."""
+    for text in texts:
+        if budget <= 0:
+            return
+        yield text[:budget]
+        budget -= len(text)
+
+
+def evaluate_language(
+    model: Model,
+    model_name: str,
+    language: str,
+    texts: list[str],
+    score_chars: int,
+    typing_chars: int,
+    options: dict,
+    progress: bool = True,
+) -> LanguageReport:
+    scored = list(take_characters(texts, score_chars))
+    if not scored or not any(scored):
+        raise ValueError(f"{language}: no text to evaluate")
+    total_bits = total_chars = 0.0
+    for text in tqdm(scored, desc=f"{language} bits/char", unit="file", disable=not progress,
+                     leave=False):
+        bits, chars = bits_per_character(model, text)
+        total_bits, total_chars = total_bits + bits, total_chars + chars
+    xz = xz_bits("".join(scored)) / total_chars
+
+    typing = TypingResult()
+    typed = list(take_characters(texts, typing_chars))
+    with tqdm(total=sum(map(len, typed)), desc=f"{language} typing", unit="char",
+              disable=not progress, leave=False) as bar:
+        for text in typed:
+            session = model.session()
+            typing.add(simulate_typing(session, text, **options))
+            bar.update(len(text))
+    latencies = sorted(typing.latencies_ms)
+    return LanguageReport(
+        language=language,
+        model=model_name,
+        files=len(scored),
+        characters=int(total_chars),
+        bits_per_char=total_bits / total_chars,
+        xz_bits_per_char=xz,
+        typed_characters=typing.characters,
+        keystrokes_saved=1 - typing.keystrokes / max(typing.characters, 1),
+        fully_correct_share=typing.fully_correct / max(typing.shown, 1),
+        mean_suggestion_length=typing.shown_characters / max(typing.shown, 1),
+        prefix_match_score=typing.matching_characters / max(typing.characters, 1),
+        latency_ms_median=statistics.median(latencies) if latencies else 0.0,
+        latency_ms_p90=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
+    )
+
+
+def validation_texts(corpus: Path, language: str) -> list[str]:
+    """The validation files that training.corpus set aside for `language`."""
+    path = corpus / language / "val.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing (build it with python -m training.corpus)")
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f if line.strip()]
+
+
+def directory_texts(root: Path, language: str) -> list[str]:
+    """Files under root that the server would give to `language`'s model, sorted by path."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a directory")
+    texts = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if language_of(None, path.as_uri()) != language:
+            continue
+        try:
+            texts.append(path.read_text(encoding="utf-8").replace("\r\n", "\n"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    if not texts:
+        raise FileNotFoundError(f"{root}: no {language} files")
+    return texts
+
+
+def format_table(reports: list[LanguageReport]) -> str:
+    header = ("| language | model | bits/char | xz -9e | ratio | keystrokes saved "
+              "| fully correct | mean length | prefix match | latency median / p90 (ms) |")
+    lines = [header, "|" + "---|" * 10]
+    for r in reports:
+        lines.append(
+            f"| {r.language} | {r.model} | {r.bits_per_char:.3f} | {r.xz_bits_per_char:.3f} "
+            f"| {r.bits_vs_xz:.2f} | {100 * r.keystrokes_saved:.1f} % "
+            f"| {100 * r.fully_correct_share:.1f} % | {r.mean_suggestion_length:.1f} "
+            f"| {100 * r.prefix_match_score:.1f} % "
+            f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _model_for(args: argparse.Namespace, language: str) -> Path:
+    if args.model:
+        return Path(args.model)
+    own = Path(args.models_dir) / f"{language}.ttc"
+    return own if own.is_file() else Path(args.models_dir) / f"{BASE_MODEL}.ttc"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate",
+                                     description=__doc__.split("\n\n")[0])
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="one model file for every language")
+    which.add_argument("--models-dir", help="NAME.ttc per language (base.ttc when missing)")
+    parser.add_argument("--corpus", default="data/corpus",
+                        help="corpus whose validation files to use (default: data/corpus)")
+    parser.add_argument("--dir", help="evaluate on the files of this directory instead")
+    parser.add_argument("--languages", default="all",
+                        help="comma-separated languages, or 'all' (default)")
+    parser.add_argument("--score-chars", type=int, default=200_000,
+                        help="characters per language for bits/char (default 200000)")
+    parser.add_argument("--typing-chars", type=int, default=20_000,
+                        help="characters per language typed in the simulation (default 20000)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.dir and args.languages == "all":
+        parser.error("--dir needs --languages (which language the files are)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.languages == "all":
+        corpus = Path(args.corpus)
+        languages = [name for name in LANGUAGES if (corpus / name / "val.jsonl").is_file()]
+    else:
+        languages = [name.strip() for name in args.languages.split(",") if name.strip()]
+    if not languages:
+        print(f"error: no languages to evaluate in {args.corpus}", file=sys.stderr)
+        return 2
+    options = default_options()
+    reports = []
+    for language in languages:
+        try:
+            path = _model_for(args, language)
+            model = Model.load(path)
+            texts = (directory_texts(Path(args.dir), language) if args.dir
+                     else validation_texts(Path(args.corpus), language))
+            reports.append(evaluate_language(
+                model, path.name, language, texts, args.score_chars, args.typing_chars,
+                options, progress=not args.no_progress,
+            ))
+        except (OSError, ModelError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    print(format_table(reports))
+    if args.json:
+        payload = {
+            "options": options,
+            "score_chars": args.score_chars,
+            "typing_chars": args.typing_chars,
+            "languages": {r.language: {**asdict(r), "bits_vs_xz": r.bits_vs_xz}
+                          for r in reports},
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
