@@ -17,6 +17,7 @@ SOURCES = [
     "text.c",
     "forward.c",
     "session.c",
+    "memory.c",
     "kernels_generic.c",
     "kernels_avx2.c",
     "kernels_avx512.c",

@@ -22,6 +22,8 @@ void free(void *pointer);
 #define ttc_memcpy __builtin_memcpy
 #define ttc_memset __builtin_memset
 
+enum { TTC_MEMORY_BLEND_PARAMS = 5, TTC_MEMORY_MAX_PIECES = 3, TTC_MEMORY_VOCAB = 128 };
+
 /* An int8 matrix with one float scale per group of group_size columns. */
 typedef struct {
     const int8_t *values; /* rows x cols */
@@ -46,6 +48,7 @@ struct ttc_model {
     int head_dim;         /* dim / n_heads */
     int kv_dim;           /* n_kv_heads * head_dim */
     float norm_eps;
+    float memory_blend[TTC_MEMORY_BLEND_PARAMS]; /* from the file, or the defaults */
     double *rope_frequency; /* (head_dim / 2) radians per position of each rotated pair */
 
     void *allocation;     /* owns the aligned copy of the file below */
@@ -88,6 +91,53 @@ typedef struct {
     float *keys_f32, *values_f32;    /* (layers, window, kv_dim) */
 } ttc_kv_cache;
 
+/* memory.c: the document memory, a cache model over the document's own text. */
+
+typedef struct {
+    const char *text;
+    size_t length;
+} ttc_memory_piece;
+
+typedef struct {
+    uint8_t *raw;          /* the bytes of the last sync, pieces joined by a 0 byte */
+    uint8_t *text;         /* the tokens: those of raw, then any appended after it */
+    int32_t *previous;     /* per token: the previous position whose 3-gram hashes alike */
+    int32_t *heads;        /* per hash: the newest position, or -1 */
+    int32_t length;        /* tokens held */
+    int32_t text_tokens;   /* how many of them come from raw */
+    int32_t raw_length;
+    int32_t capacity;      /* of raw, text and previous */
+    int32_t limit;         /* the most tokens (and bytes) the memory may hold */
+    int32_t spare;         /* room kept after a sync for appending without allocating */
+    size_t piece_lengths[TTC_MEMORY_MAX_PIECES];
+    int n_pieces;
+} ttc_memory;
+
+typedef struct {
+    int match_length; /* longest earlier match of the text's end, 0 when none */
+    int votes;        /* earlier occurrences with that match length */
+    int counts[TTC_MEMORY_VOCAB]; /* which token followed them */
+} ttc_memory_prediction;
+
+extern const float ttc_memory_default_blend[TTC_MEMORY_BLEND_PARAMS];
+
+int ttc_memory_init(ttc_memory *memory, int32_t limit, int32_t spare);
+void ttc_memory_free(ttc_memory *memory);
+size_t ttc_memory_bytes(const ttc_memory *memory);
+/* Makes the memory hold the pieces joined by separators, re-reading only from
+ * the first byte that differs from the last sync; drops appended tokens. */
+int ttc_memory_sync(ttc_memory *memory, const ttc_memory_piece *pieces, int n_pieces);
+int ttc_memory_append(ttc_memory *memory, int token);
+void ttc_memory_truncate(ttc_memory *memory, int32_t length);
+void ttc_memory_clear(ttc_memory *memory);
+void ttc_memory_predict(const ttc_memory *memory, ttc_memory_prediction *out);
+/* The share of the blend that goes to the memory, 0 when it has no vote. */
+float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top,
+                        const float *params);
+/* probabilities = (1 - w) probabilities + w memory, w from ttc_memory_weight. */
+void ttc_memory_blend(const ttc_memory_prediction *prediction, const float *params,
+                      float *probabilities, int vocab);
+
 struct ttc_session {
     const ttc_model *model;
     const ttc_kernels *kernels;
@@ -102,6 +152,8 @@ struct ttc_session {
     size_t memory_bytes; /* allocated for this session */
 
     int *prompt;       /* (window) the prompt being built for a request */
+    float *probabilities; /* (vocab) the next-token distribution being decoded */
+    ttc_memory memory;    /* the document memory (memory.c) */
 };
 
 /* forward.c: runs tokens[0..n) at positions start..start+n-1 (the cache must
@@ -116,5 +168,7 @@ void ttc_sincos(double x, double *sin_out, double *cos_out);
 /* text.c: UTF-8 text to tokens, at most capacity of them (never more than
  * length are needed). Returns how many were written. */
 size_t ttc_text_to_tokens(const char *text, size_t length, int *tokens, size_t capacity);
+int ttc_token_of_byte(unsigned char byte);
+int ttc_is_continuation(unsigned char byte);
 
 #endif

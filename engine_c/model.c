@@ -9,6 +9,8 @@ enum {
     ALIGNMENT = 64,
     CHECKSUM_OFFSET = 96,
     FLAG_TIED_CLASSIFIER = 1,
+    FLAG_MEMORY_BLEND = 2,
+    MEMORY_BLEND_OFFSET = 100,
 };
 
 static const char *const status_messages[TTC_STATUS_COUNT] = {
@@ -91,11 +93,14 @@ typedef struct {
     float rope_theta, norm_eps;
     uint64_t metadata_offset, metadata_size, weights_offset, weights_size, file_size;
     uint32_t checksum;
+    float memory_blend[TTC_MEMORY_BLEND_PARAMS];
 } file_header;
 
 static void parse_header(const uint8_t *p, file_header *h)
 {
     h->flags = read_u32(p + 12);
+    for (int i = 0; i < TTC_MEMORY_BLEND_PARAMS; i++)
+        h->memory_blend[i] = read_f32(p + MEMORY_BLEND_OFFSET + 4 * i);
     h->dim = read_u32(p + 16);
     h->hidden_dim = read_u32(p + 20);
     h->n_layers = read_u32(p + 24);
@@ -130,8 +135,12 @@ static int check_dimensions(const file_header *h)
         return TTC_ERR_BAD_HEADER;
     if (h->dim % h->n_heads || (h->dim / h->n_heads) % 2 || h->n_heads % h->n_kv_heads)
         return TTC_ERR_BAD_HEADER;
-    if ((h->flags & ~(uint32_t)FLAG_TIED_CLASSIFIER) != 0)
+    if ((h->flags & ~(uint32_t)(FLAG_TIED_CLASSIFIER | FLAG_MEMORY_BLEND)) != 0)
         return TTC_ERR_BAD_HEADER;
+    for (int i = 0; (h->flags & FLAG_MEMORY_BLEND) && i < TTC_MEMORY_BLEND_PARAMS; i++)
+        if (!is_finite(h->memory_blend[i]) || h->memory_blend[i] < -100.0f ||
+            h->memory_blend[i] > 100.0f)
+            return TTC_ERR_BAD_HEADER;
     if (!is_finite(h->rope_theta) || h->rope_theta <= 1.0f ||
         !is_finite(h->norm_eps) || h->norm_eps <= 0.0f || h->norm_eps >= 1.0f)
         return TTC_ERR_BAD_HEADER;
@@ -289,6 +298,9 @@ static void fill_info(ttc_model *m, const file_header *h, size_t size)
     m->head_dim = (int)(h->dim / h->n_heads);
     m->kv_dim = (int)h->n_kv_heads * m->head_dim;
     m->norm_eps = h->norm_eps;
+    const float *blend = (h->flags & FLAG_MEMORY_BLEND) ? h->memory_blend
+                                                        : ttc_memory_default_blend;
+    ttc_memcpy(m->memory_blend, blend, sizeof m->memory_blend);
 }
 
 static int validate(const uint8_t *bytes, size_t size, file_header *h)

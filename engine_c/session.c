@@ -16,7 +16,18 @@ void ttc_complete_options_init(ttc_complete_options *options)
     options->multiline = 0;
     options->max_chars = 64;
     options->min_confidence = 0.5f;
+    options->document_memory = 1;
+    options->memory_text = NULL;
+    options->memory_text_length = 0;
 }
+
+/* The memory's pieces: other text, suffix and prefix, their separators, and
+ * room for a suggestion; logprobs scores up to the prefix's share alone. */
+enum {
+    MEMORY_SPARE = TTC_MAX_SUGGESTION,
+    MEMORY_LIMIT = TTC_MEMORY_TEXT_BYTES + TTC_MEMORY_SUFFIX_BYTES + TTC_MEMORY_PREFIX_BYTES +
+                   TTC_MEMORY_MAX_PIECES + MEMORY_SPARE,
+};
 
 static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
 {
@@ -69,6 +80,9 @@ static int allocate_buffers(ttc_session *s)
     s->tokens = allocate(s, window, sizeof(int), &failed);
     s->prompt = allocate(s, window, sizeof(int), &failed);
     s->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), &failed);
+    s->probabilities = allocate(s, (size_t)m->info.vocab_size, sizeof(float), &failed);
+    if (!failed && ttc_memory_init(&s->memory, MEMORY_LIMIT, MEMORY_SPARE) != TTC_OK)
+        failed = 1;
     return failed ? TTC_ERR_OUT_OF_MEMORY : TTC_OK;
 }
 
@@ -116,15 +130,17 @@ void ttc_session_free(ttc_session *s)
         s->scratch.q, s->scratch.k, s->scratch.v, s->scratch.attention, s->scratch.gate,
         s->scratch.up, s->scratch.scores, s->scratch.rope_cos, s->scratch.rope_sin,
         s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->tokens, s->prompt, s->logits,
+        s->probabilities,
     };
     for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
         free(buffers[i]);
+    ttc_memory_free(&s->memory);
     free(s);
 }
 
 size_t ttc_session_memory(const ttc_session *s)
 {
-    return s ? s->memory_bytes + sizeof *s : 0;
+    return s ? s->memory_bytes + sizeof *s + ttc_memory_bytes(&s->memory) : 0;
 }
 
 uint64_t ttc_session_forwarded_tokens(const ttc_session *s)
@@ -173,6 +189,20 @@ static float log_sum_exp(const float *logits, int n)
     for (int i = 0; i < n; i++)
         sum += ttc_expf(logits[i] - max);
     return max + (float)ttc_log((double)sum);
+}
+
+/* probabilities = softmax(logits), blended with the document memory when asked. */
+static void next_distribution(ttc_session *s, const float *logits, int use_memory)
+{
+    const int vocab = s->model->info.vocab_size;
+    const float normaliser = log_sum_exp(logits, vocab);
+    for (int t = 0; t < vocab; t++)
+        s->probabilities[t] = ttc_expf(logits[t] - normaliser);
+    if (use_memory) {
+        ttc_memory_prediction prediction;
+        ttc_memory_predict(&s->memory, &prediction);
+        ttc_memory_blend(&prediction, s->model->memory_blend, s->probabilities, vocab);
+    }
 }
 
 /* ---- the prompt --------------------------------------------------------- */
@@ -308,6 +338,8 @@ static int check_options(const ttc_complete_options *o)
         return TTC_ERR_INVALID_ARGUMENT;
     if (!(o->min_confidence >= 0.0f && o->min_confidence <= 1.0f))
         return TTC_ERR_INVALID_ARGUMENT;
+    if (o->memory_text_length && !o->memory_text)
+        return TTC_ERR_INVALID_ARGUMENT;
     return TTC_OK;
 }
 
@@ -316,9 +348,9 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
     const int vocab = s->model->info.vocab_size, window = s->model->info.window;
     float confidence = 1.0f;
     while (g->length < o->max_chars) {
-        const float *logits = s->logits + (size_t)(pos - 1) * vocab;
-        int token = pick_token(logits, vocab);
-        confidence *= ttc_expf(logits[token] - log_sum_exp(logits, vocab));
+        next_distribution(s, s->logits + (size_t)(pos - 1) * vocab, o->document_memory);
+        int token = pick_token(s->probabilities, vocab);
+        confidence *= s->probabilities[token];
         if (confidence < o->min_confidence || is_stop_token(token))
             break;
         if (token == '\n' && !o->multiline)
@@ -334,7 +366,28 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
         if (pos >= window)
             break;
         feed_one(s, token, pos++);
+        if (o->document_memory)
+            ttc_memory_append(&s->memory, token); /* never allocates: the sync kept room */
     }
+}
+
+/* Makes the memory hold [memory_text] SEP [suffix] SEP [prefix], each cut to
+ * its share (ttc.h); the prefix's start moves in steps of a quarter share. */
+static int sync_memory(ttc_session *s, const char *prefix, size_t prefix_length,
+                       const char *suffix, size_t suffix_length, const ttc_complete_options *o)
+{
+    const size_t step = TTC_MEMORY_PREFIX_BYTES / 4;
+    size_t start = 0;
+    if (prefix_length > TTC_MEMORY_PREFIX_BYTES)
+        start = (prefix_length - TTC_MEMORY_PREFIX_BYTES + step - 1) / step * step;
+    const ttc_memory_piece pieces[TTC_MEMORY_MAX_PIECES] = {
+        {o->memory_text, o->memory_text_length < TTC_MEMORY_TEXT_BYTES
+                             ? o->memory_text_length : TTC_MEMORY_TEXT_BYTES},
+        {suffix, suffix_length < TTC_MEMORY_SUFFIX_BYTES ? suffix_length
+                                                         : TTC_MEMORY_SUFFIX_BYTES},
+        {prefix + start, prefix_length - start},
+    };
+    return ttc_memory_sync(&s->memory, pieces, TTC_MEMORY_MAX_PIECES);
 }
 
 static int starts_with(const char *text, size_t length, const char *head, size_t head_length)
@@ -377,6 +430,11 @@ int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_lengt
         return status;
     if (out_capacity < (size_t)options->max_chars + 1)
         return TTC_ERR_BUFFER_TOO_SMALL;
+    if (options->document_memory) {
+        status = sync_memory(s, prefix, prefix_length, suffix, suffix_length, options);
+        if (status != TTC_OK)
+            return status;
+    }
 
     int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length);
     feed(s, s->prompt, n);
@@ -411,9 +469,44 @@ int ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens, float
     return TTC_OK;
 }
 
+typedef enum { SCORE_MODEL, SCORE_BLENDED, SCORE_FEATURES } score_kind;
+
+/* Writes what `kind` asks about token i, given the logits before it; the
+ * memory (for the kinds that use it) holds the tokens before i. */
+static void score_token(ttc_session *s, const float *logits, int token, score_kind kind,
+                        float *out)
+{
+    const int vocab = s->model->info.vocab_size;
+    if (kind == SCORE_MODEL) {
+        out[0] = logits[token] - log_sum_exp(logits, vocab);
+        return;
+    }
+    if (kind == SCORE_BLENDED) {
+        next_distribution(s, logits, 1);
+        out[0] = (float)ttc_log((double)s->probabilities[token]);
+        return;
+    }
+    next_distribution(s, logits, 0);
+    ttc_memory_prediction p;
+    ttc_memory_predict(&s->memory, &p);
+    float model_top = 0.0f;
+    int top_votes = 0;
+    for (int t = 0; t < vocab; t++)
+        model_top = s->probabilities[t] > model_top ? s->probabilities[t] : model_top;
+    for (int t = 0; t < TTC_MEMORY_VOCAB; t++)
+        top_votes = p.counts[t] > top_votes ? p.counts[t] : top_votes;
+    const float votes = (float)p.votes;
+    out[0] = s->probabilities[token];
+    out[1] = p.votes ? (float)p.counts[token] / votes : 0.0f;
+    out[2] = (float)p.match_length;
+    out[3] = votes;
+    out[4] = model_top;
+    out[5] = p.votes ? (float)top_votes / votes : 0.0f;
+}
+
 /* Scores text[from..to) with context text[context..from), after BOS. */
 static void score_span(ttc_session *s, const int *text, int context, int from, int to,
-                       float *out)
+                       score_kind kind, float *out, int stride)
 {
     const int vocab = s->model->info.vocab_size;
     int *prompt = s->prompt;
@@ -424,12 +517,16 @@ static void score_span(ttc_session *s, const int *text, int context, int from, i
     feed(s, prompt, n);
     for (int i = from; i < to; i++) {
         const float *logits = s->logits + (size_t)(i - context) * vocab;
-        out[i] = logits[text[i]] - log_sum_exp(logits, vocab);
+        score_token(s, logits, text[i], kind, out + (size_t)i * stride);
+        if (kind != SCORE_MODEL && s->memory.length < TTC_MEMORY_PREFIX_BYTES)
+            ttc_memory_append(&s->memory, text[i]);
     }
 }
 
-int ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length, float *out,
-                         size_t out_capacity, size_t *out_count)
+/* Scores every token of text in windows: each crossing of the window keeps
+ * the nearest window/2 tokens as context. */
+static int score_text(ttc_session *s, const char *text, size_t text_length, score_kind kind,
+                      float *out, size_t out_capacity, size_t *out_count, int stride)
 {
     if (!s || !out_count || (!text && text_length) || (!out && out_capacity))
         return TTC_ERR_INVALID_ARGUMENT;
@@ -442,14 +539,31 @@ int ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length, f
         free(tokens);
         return TTC_ERR_BUFFER_TOO_SMALL;
     }
+    if (kind != SCORE_MODEL)
+        ttc_memory_clear(&s->memory);
     const size_t window = (size_t)s->model->info.window;
     size_t from = 0, context = 0;
     while (from < n) {
         size_t to = context + window - 1 < n ? context + window - 1 : n;
-        score_span(s, tokens, (int)context, (int)from, (int)to, out);
+        score_span(s, tokens, (int)context, (int)from, (int)to, kind, out, stride);
         from = to;
         context = from - window / 2;
     }
     free(tokens);
     return TTC_OK;
+}
+
+int ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length,
+                         int document_memory, float *out, size_t out_capacity,
+                         size_t *out_count)
+{
+    return score_text(s, text, text_length, document_memory ? SCORE_BLENDED : SCORE_MODEL, out,
+                      out_capacity, out_count, 1);
+}
+
+int ttc_session_memory_features(ttc_session *s, const char *text, size_t text_length,
+                                float *out, size_t out_capacity, size_t *out_count)
+{
+    return score_text(s, text, text_length, SCORE_FEATURES, out, out_capacity, out_count,
+                      TTC_MEMORY_FEATURES);
 }

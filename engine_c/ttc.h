@@ -78,7 +78,21 @@ typedef struct {
     int multiline;        /* 0: stop at the end of the line; 1: at the end of the block */
     int max_chars;        /* longest suggestion, 1..TTC_MAX_SUGGESTION */
     float min_confidence; /* stop when the cumulative probability would fall below this */
+    int document_memory;  /* 1 (default): blend in what followed earlier occurrences of the
+                           * text before the cursor in the document (prefix, suffix and
+                           * memory_text); 0: the model alone */
+    const char *memory_text;   /* more text for the memory, e.g. other open files; may be NULL */
+    size_t memory_text_length;
 } ttc_complete_options;
+
+/* The document memory reads at most this many bytes of each part: the end of
+ * the prefix (its start moves in steps of a quarter of this), the start of the
+ * suffix, the start of memory_text. */
+enum {
+    TTC_MEMORY_PREFIX_BYTES = 1048576, /* 1 MiB */
+    TTC_MEMORY_SUFFIX_BYTES = 262144,  /* 256 KiB */
+    TTC_MEMORY_TEXT_BYTES = 262144,
+};
 
 enum { TTC_MAX_SUGGESTION = 256 };
 
@@ -106,9 +120,22 @@ size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
 /* Natural-log probability of each character of text given the characters
  * before it (after BOS). Writes one value per token into out (at most
  * out_capacity) and the count into *out_count; texts longer than the window
- * keep the nearest window/2 characters as context when they cross it. */
+ * keep the nearest window/2 characters as context when they cross it. With
+ * document_memory, the memory of all the text before each character (up to
+ * TTC_MEMORY_PREFIX_BYTES) is blended in as when completing. */
 int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_length,
-                         float *out, size_t out_capacity, size_t *out_count);
+                         int document_memory, float *out, size_t out_capacity,
+                         size_t *out_count);
+
+/* What the document memory saw at each character of text, for fitting the
+ * blend (training/fit_memory.py): TTC_MEMORY_FEATURES floats per token, in
+ * this order: the model's probability of the character, the memory's
+ * probability of it (0 without a match), the match length, the votes, the
+ * model's highest probability, the memory's highest share. Same contexts as
+ * ttc_session_logprobs with memory; writes *out_count tokens. */
+enum { TTC_MEMORY_FEATURES = 6 };
+int ttc_session_memory_features(ttc_session *session, const char *text, size_t text_length,
+                                float *out, size_t out_capacity, size_t *out_count);
 
 /* Runs tokens (0..vocab-1) from position 0 (reusing what the session holds)
  * and writes the vocab_size logits after each of the last out_rows tokens

@@ -19,6 +19,7 @@ from server._ttc_engine import ffi, lib
 
 __all__ = [
     "MAX_SUGGESTION",
+    "MEMORY_TEXT_BYTES",
     "EngineError",
     "Model",
     "ModelError",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
+# The document memory reads at most this many bytes (UTF-8) of memory_text.
+MEMORY_TEXT_BYTES: int = lib.TTC_MEMORY_TEXT_BYTES
 
 _KV_PRECISIONS = {"int8": lib.TTC_KV_INT8, "f32": lib.TTC_KV_F32}
 
@@ -135,13 +138,23 @@ class Model:
             raise ValueError(f"kv_precision must be one of {sorted(_KV_PRECISIONS)}")
         return Session(self, _KV_PRECISIONS[kv_precision], kernels, max_batch)
 
-    def logprobs(self, text: str) -> list[float]:
+    def logprobs(self, text: str, *, document_memory: bool = True) -> list[float]:
         """Natural-log probability of each character of text given what precedes it (after BOS).
 
-        One value per character ("\\r\\n" counts as one)."""
+        One value per character ("\\r\\n" counts as one). With document_memory, what
+        followed earlier occurrences of the context in text is blended in, as when
+        completing."""
+        return self._scorer().logprobs(text, document_memory=document_memory)
+
+    def memory_features(self, text: str) -> list[list[float]]:
+        """Per character, what the document memory saw (ttc_session_memory_features):
+        [model p, memory p, match length, votes, model top p, memory top share]."""
+        return self._scorer().memory_features(text)
+
+    def _scorer(self) -> Session:
         if self._scoring_session is None:
             self._scoring_session = self.session()
-        return self._scoring_session.logprobs(text)
+        return self._scoring_session
 
 
 class Session:
@@ -172,8 +185,13 @@ class Session:
         multiline: bool = False,
         max_chars: int = 64,
         min_confidence: float = 0.5,
+        document_memory: bool = True,
+        memory_text: str = "",
     ) -> str:
-        """The suggested text to insert between prefix and suffix ("" when none)."""
+        """The suggested text to insert between prefix and suffix ("" when none).
+
+        document_memory blends in what followed earlier occurrences of the text before
+        the cursor in the document and in memory_text (e.g. other open files)."""
         if not 1 <= max_chars <= lib.TTC_MAX_SUGGESTION:
             raise ValueError(f"max_chars must be in 1..{lib.TTC_MAX_SUGGESTION}")
         if not 0.0 <= min_confidence <= 1.0:
@@ -182,6 +200,11 @@ class Session:
         options.multiline = int(multiline)
         options.max_chars = max_chars
         options.min_confidence = min_confidence
+        options.document_memory = int(document_memory)
+        memory_text_bytes = _utf8(memory_text)
+        memory_buffer = ffi.new("char[]", memory_text_bytes)  # alive until the call returns
+        options.memory_text = memory_buffer
+        options.memory_text_length = len(memory_text_bytes)
         prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
         _check(
             lib.ttc_session_complete(
@@ -213,12 +236,23 @@ class Session:
         """Name of the kernel set this session computes with."""
         return ffi.string(lib.ttc_session_kernels(self._handle)).decode()
 
-    def logprobs(self, text: str) -> list[float]:
+    def logprobs(self, text: str, *, document_memory: bool = True) -> list[float]:
         data = _utf8(text)
         values = ffi.new("float[]", max(len(data), 1))
         count = ffi.new("size_t *")
-        _check(lib.ttc_session_logprobs(self._handle, data, len(data), values, len(data), count))
+        _check(lib.ttc_session_logprobs(self._handle, data, len(data), int(document_memory),
+                                        values, len(data), count))
         return ffi.unpack(values, count[0])
+
+    def memory_features(self, text: str) -> list[list[float]]:
+        data = _utf8(text)
+        width = lib.TTC_MEMORY_FEATURES
+        values = ffi.new("float[]", max(len(data), 1) * width)
+        count = ffi.new("size_t *")
+        _check(lib.ttc_session_memory_features(self._handle, data, len(data), values,
+                                               len(data), count))
+        flat = ffi.unpack(values, count[0] * width)
+        return [flat[i * width : (i + 1) * width] for i in range(count[0])]
 
     def logits(self, tokens: list[int], rows: int | None = None) -> list[list[float]]:
         """Logits after each of the last `rows` tokens (default: all), running tokens

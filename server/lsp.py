@@ -20,6 +20,7 @@ from server import __version__
 from server.completion import Cursor, completion_item, cursor_at, inline_item
 from server.engine import Model
 from server.languages import BASE_MODEL, language_of
+from server.memory_text import MemoryTexts, memory_group
 from server.models import ModelStore
 from server.sessions import DocumentSession, SessionPool
 from server.settings import Settings, update
@@ -33,6 +34,7 @@ class CompletionServer(LanguageServer):
         self.settings = settings
         self.models = ModelStore(settings.models_dir)
         self.sessions = SessionPool(settings.memory_budget_mb << 20)
+        self.memory_texts = MemoryTexts()
 
     def start_io(self) -> None:
         """Serve LSP on stdin/stdout.
@@ -112,17 +114,27 @@ class CompletionServer(LanguageServer):
         if cursor is None:
             return None
         entry = self.sessions.get(uri, model)
-        text = await asyncio.to_thread(self._complete, entry, cursor, self.settings)
+        memory_text = self.memory_text_for(uri)
+        text = await asyncio.to_thread(self._complete, entry, cursor, self.settings, memory_text)
         if self.current_version(uri) != version or not text:
             return None
         return text, cursor
+
+    def memory_text_for(self, uri: str) -> str:
+        """The other open documents of uri's language, when the settings want them."""
+        if not (self.settings.document_memory and self.settings.memory_from_open_documents):
+            return ""
+        documents = self.workspace.text_documents
+        return self.memory_texts.text_for(uri, lambda other: documents[other].source)
 
     def current_version(self, uri: str) -> int | None:
         document = self.workspace.text_documents.get(uri)
         return None if document is None else document.version
 
     @staticmethod
-    def _complete(entry: DocumentSession, cursor: Cursor, settings: Settings) -> str:
+    def _complete(
+        entry: DocumentSession, cursor: Cursor, settings: Settings, memory_text: str
+    ) -> str:
         with entry.lock:
             return entry.session.complete(
                 cursor.prefix,
@@ -130,6 +142,8 @@ class CompletionServer(LanguageServer):
                 multiline=settings.multiline,
                 max_chars=settings.max_chars,
                 min_confidence=settings.min_confidence,
+                document_memory=settings.document_memory,
+                memory_text=memory_text,
             )
 
 
@@ -146,9 +160,19 @@ def create_server(settings: Settings) -> CompletionServer:
     ) -> None:
         ls.apply_settings(params.settings)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CompletionServer, params: types.DidOpenTextDocumentParams) -> None:
+        document = params.text_document
+        ls.memory_texts.opened(document.uri, memory_group(document.language_id, document.uri))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CompletionServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.memory_texts.changed(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CompletionServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.sessions.drop(params.text_document.uri)
+        ls.memory_texts.closed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

@@ -24,6 +24,8 @@ class Settings:
     multiline: bool = False  # suggest up to the end of the block instead of the line
     max_chars: int = 64  # longest suggestion
     min_confidence: float = 0.5  # stop where the cumulative probability falls below this
+    document_memory: bool = True  # blend in what followed the same text elsewhere
+    memory_from_open_documents: bool = True  # the memory also reads other open documents
     debounce_ms: int = 0  # wait this long for more typing before computing
     memory_budget_mb: int = 256  # engine sessions beyond this are dropped, least recent first
     models_dir: Path = field(default=DEFAULT_MODELS_DIR)  # NAME.ttc files; command line only
@@ -73,6 +75,8 @@ _FIELDS = {
     "multiline": ("multiline", _boolean),
     "maxChars": ("max_chars", _integer(1, MAX_SUGGESTION)),
     "minConfidence": ("min_confidence", _probability),
+    "documentMemory": ("document_memory", _boolean),
+    "memoryFromOpenDocuments": ("memory_from_open_documents", _boolean),
     "debounceMs": ("debounce_ms", _integer(0, 5000)),
     "memoryBudgetMb": ("memory_budget_mb", _integer(16, 65536)),
 }

@@ -18,7 +18,13 @@ EDIT = st.one_of(
     st.tuples(st.just("accept"), st.integers(1, 8)),
 )
 OPTIONS = st.fixed_dictionaries(
-    {"multiline": st.booleans(), "max_chars": st.integers(1, 12)},
+    {
+        "multiline": st.booleans(),
+        "max_chars": st.integers(1, 12),
+        "document_memory": st.booleans(),
+        # other open documents the memory also reads
+        "memory_text": st.sampled_from(["", "abc(x) = [y]\n", "abc(x) = [y]\n\tz\r\n"]),
+    },
 )
 
 
@@ -56,7 +62,7 @@ def test_reused_session_equals_fresh_session(model: Model, start: str, edits: li
 def long_suggestion(model: Model, max_chars: int) -> tuple[str, str]:
     """A prefix for which the random model suggests max_chars characters."""
     for i in range(200):
-        prefix = f"def function_{i}(argument):\n    return argument"
+        prefix = f"x{i} = compute("
         suggestion = model.session().complete(prefix, min_confidence=0.0, max_chars=max_chars)
         if len(suggestion) == max_chars:
             return prefix, suggestion

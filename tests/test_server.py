@@ -202,8 +202,9 @@ async def test_bad_input(client: LanguageClient) -> None:
     # Non-ASCII, CRLF, a surrogate pair (2 UTF-16 units) before the cursor.
     open_document(client, "file:///i.py", "naïve = 1\r\n😀 x =\r\nz")
     assert await suggestion(client, "file:///i.py", 1, 6) == " 42"
-    # A 5 MB document.
-    big = "item = values[index]  # ok\n" * (5_000_000 // 27) + "x ="
+    # A 5 MB document (whose lines give the document memory nothing to say after "x =").
+    line = "total += values[index]  # ok\n"
+    big = line * (5_000_000 // len(line)) + "x ="
     open_document(client, "file:///big.py", big)
     assert await suggestion(client, "file:///big.py", big.count("\n"), 3) == " 42"
     # Still serving.
@@ -283,3 +284,50 @@ async def test_burst_of_edits_keeps_memory_stable(eager_client: LanguageClient) 
         await inline(client, uri, 0, i + 1)
     growth_mb = (resident_kb(pid) - warm) / 1024
     assert growth_mb < 5, f"server memory grew by {growth_mb:.1f} MB over 400 keystrokes"
+
+
+def configure(client: LanguageClient, **settings) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"ttcc": settings})
+    )
+
+
+async def test_memory_reads_the_other_open_documents_of_the_language(
+    client: LanguageClient,
+) -> None:
+    """javascript.ttc has random weights: it can only know the identifier from memory."""
+    open_document(client, "file:///names.py", "other_identifier_name = 3\n")
+    open_document(client, "file:///use.js", "let y = other_i", language="javascript")
+    assert await suggestion(client, "file:///use.js", 0, 15) is None  # python is not read
+
+    open_document(client, "file:///names.js", "const other_identifier_name = 3;\n", "javascript")
+    assert (await suggestion(client, "file:///use.js", 0, 15)).startswith("dentifi")
+
+    configure(client, memoryFromOpenDocuments=False)
+    assert await suggestion(client, "file:///use.js", 0, 15) is None
+    configure(client, memoryFromOpenDocuments=True)
+    assert (await suggestion(client, "file:///use.js", 0, 15)).startswith("dentifi")
+    configure(client, documentMemory=False)
+    assert await suggestion(client, "file:///use.js", 0, 15) is None
+    configure(client, documentMemory=True)
+
+    # An edit in the other document is seen; closing it takes it out of the memory.
+    insert(client, "file:///names.js", 2, types.Position(0, 0), "let y = other_inner;\n")
+    assert (await suggestion(client, "file:///use.js", 0, 15)).startswith("nner")
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri="file:///names.js"))
+    )
+    assert await suggestion(client, "file:///use.js", 0, 15) is None
+
+
+async def test_document_memory_setting(client: LanguageClient) -> None:
+    uri = "file:///repeat.js"
+    open_document(client, uri, "alpha_beta_gamma = 1\nx = 2\nalpha_b", language="javascript")
+    assert (await suggestion(client, uri, 2, 7)).startswith("eta_gam")
+    configure(client, documentMemory=False)
+    assert await suggestion(client, uri, 2, 7) is None
+    configure(client, documentMemory="no", memoryFromOpenDocuments=0)
+    assert await suggestion(client, uri, 2, 7) is None  # still off
+    warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+    assert any("documentMemory" in m and "expected true or false" in m for m in warnings)
+    assert any("memoryFromOpenDocuments" in m for m in warnings)

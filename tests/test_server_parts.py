@@ -10,8 +10,9 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from server.completion import completion_item, cursor_at, inline_item
-from server.engine import Model
+from server.engine import MEMORY_TEXT_BYTES, Model
 from server.languages import LANGUAGES, language_of
+from server.memory_text import MemoryTexts, memory_group
 from server.models import ModelStore
 from server.sessions import SessionPool
 from server.settings import Settings, update
@@ -28,6 +29,80 @@ def test_settings_defaults_and_updates() -> None:
     assert updated == settings and "cobol" in problems[0]
     assert update(settings, None) == (settings, [])
     assert update(settings, {"modelsDir": "/etc"})[0].models_dir == settings.models_dir
+    assert settings.document_memory and settings.memory_from_open_documents
+    off = {"documentMemory": False, "memoryFromOpenDocuments": False}
+    updated, problems = update(settings, off)
+    assert not updated.document_memory and not updated.memory_from_open_documents and not problems
+    updated, problems = update(settings, {"documentMemory": 0, "memoryFromOpenDocuments": "off"})
+    assert updated == settings and len(problems) == 2
+
+
+class Documents(dict):
+    """Document texts by URI, counting how often MemoryTexts reads one."""
+
+    reads = 0
+
+    def text_of(self, uri: str) -> str:
+        self.reads += 1
+        return self[uri]
+
+
+def test_memory_text_is_the_other_documents_of_the_language_most_recent_first() -> None:
+    documents = Documents({"file:///a.py": "A", "file:///b.py": "B", "file:///c.py": "C"})
+    documents |= {"file:///d.js": "D", "file:///notes": "N"}
+    texts = MemoryTexts()
+    texts.opened("file:///a.py", memory_group("python", "file:///a.py"))
+    texts.opened("file:///b.py", memory_group("", "file:///b.py"))  # python by extension
+    texts.opened("file:///d.js", memory_group("javascript", "file:///d.js"))
+    texts.opened("file:///notes", memory_group("plaintext", "file:///notes"))
+    texts.opened("file:///c.py", memory_group("python", "file:///c.py"))
+    assert texts.text_for("file:///a.py", documents.text_of) == "C\nB"
+    assert texts.text_for("file:///c.py", documents.text_of) == "B\nA"
+    assert texts.text_for("file:///d.js", documents.text_of) == ""
+    assert texts.text_for("file:///notes", documents.text_of) == ""
+    assert texts.text_for("file:///unknown.py", documents.text_of) == ""
+
+    texts.changed("file:///b.py")
+    assert texts.text_for("file:///a.py", documents.text_of) == "B\nC"
+    texts.closed("file:///b.py")
+    assert texts.text_for("file:///a.py", documents.text_of) == "C"
+    assert texts.text_for("file:///b.py", documents.text_of) == ""
+
+
+def test_memory_text_is_built_again_only_when_another_document_changes() -> None:
+    documents = Documents({"file:///a.py": "A", "file:///b.py": "B"})
+    texts = MemoryTexts()
+    for uri in documents:
+        texts.opened(uri, "python")
+    assert texts.text_for("file:///a.py", documents.text_of) == "B"
+    reads = documents.reads
+    for _ in range(100):  # typing in a.py
+        texts.changed("file:///a.py")
+        assert texts.text_for("file:///a.py", documents.text_of) == "B"
+    assert documents.reads == reads
+    documents["file:///b.py"] = "B2"
+    texts.changed("file:///b.py")
+    assert texts.text_for("file:///a.py", documents.text_of) == "B2"
+    assert documents.reads == reads + 1
+
+
+def test_memory_text_is_bounded_at_a_document_boundary() -> None:
+    limit = MEMORY_TEXT_BYTES
+    assert MemoryTexts().limit_bytes == limit == 256 * 1024
+    big = "é" * (limit // 2)  # exactly the limit in UTF-8
+    documents = Documents({"file:///a": "a", "file:///b": "b" * 1000, "file:///c": big})
+    texts = MemoryTexts()
+    for uri in documents:
+        texts.opened(uri, "python")
+    # c is the most recent; b would not fit after it, so a and b are left out.
+    assert texts.text_for("file:///a", documents.text_of) == big
+    texts.changed("file:///b")
+    assert texts.text_for("file:///a", documents.text_of) == "b" * 1000  # big no longer fits
+    # A most recent document larger than the limit alone is cut, not left out.
+    documents["file:///c"] = "x" + big
+    texts.changed("file:///c")
+    text = texts.text_for("file:///a", documents.text_of)
+    assert text == "x" + big[:-1] and len(text.encode()) == limit - 1
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import torch
 
-from server.engine import Model, ModelError
+from server.engine import MEMORY_TEXT_BYTES, Model, ModelError
 from tests.browser import chromium, static_site
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
@@ -131,12 +131,59 @@ def make_cases(window: int) -> list[dict[str, Any]]:
         {"prefix": "é" * (window + 5) + "\nq = ", "options": {"min_confidence": 0.0}},
         # back to a short document in the same session
         {"prefix": "def f(x):\n    return ", "options": {"min_confidence": 0.0}},
+        *memory_cases(),
     ]
     return cases
 
 
+# Texts where the document memory decides the suggestion: an identifier seen before
+# the cursor, after it, or only in the other open documents (memory_text).
+REPEATED = "alpha_beta_gamma = 1\nx = 2\nalpha_b"
+LATER = ("result = compute_t", "\n\ndef compute_total(values):\n    return sum(values)\n")
+OTHER_FILE = "other_identifier_name = 3\nnaïve_total = 'é'\r\n"
+
+
+def memory_cases() -> list[dict[str, Any]]:
+    """Cases with the document memory on (the default) and off, with and without
+    memory_text; in pairs that differ only in the memory, in one session."""
+    # memory_text longer than the engine reads: it stops inside a 2-byte character
+    long_other = "x" + "é" * (MEMORY_TEXT_BYTES // 2) + OTHER_FILE
+    cases: list[dict[str, Any]] = []
+    for memory in (True, False):
+        for min_confidence in (0.5, 0.0):
+            options = {"document_memory": memory, "min_confidence": min_confidence}
+            cases += [
+                {"prefix": REPEATED, "options": options},
+                {"prefix": LATER[0], "suffix": LATER[1], "options": options},
+                {"prefix": "y = other_i", "options": {**options, "memory_text": OTHER_FILE}},
+                {"prefix": "y = naïve_t", "options": {**options, "memory_text": OTHER_FILE}},
+                {"prefix": "y = other_i", "options": options},  # the other file closed
+                {"prefix": "y = other_i", "options": {**options, "memory_text": long_other}},
+                {
+                    "prefix": REPEATED,
+                    "options": {**options, "multiline": True, "memory_text": OTHER_FILE},
+                },
+            ]
+    return cases
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_model_path", "varied_tiny_path"])
+def test_memory_cases_depend_on_the_memory(model_fixture: str, request: Any) -> None:
+    """The memory cases are worth comparing: with the memory off, suggestions change."""
+    model = Model.load(request.getfixturevalue(model_fixture))
+    results = [r["text"] for r in native_results_of(model, memory_cases())]
+    half = len(results) // 2
+    with_memory, without = results[:half], results[half:]
+    changed = sum(a != b for a, b in zip(with_memory, without, strict=True))
+    assert changed >= half // 2, list(zip(with_memory, without, strict=True))
+
+
 def native_results(model_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    session = Model.load(model_path).session()
+    return native_results_of(Model.load(model_path), cases)
+
+
+def native_results_of(model: Model, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    session = model.session()
     results = []
     for case in cases:
         text = session.complete(case["prefix"], case.get("suffix", ""), **case.get("options", {}))

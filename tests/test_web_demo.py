@@ -322,3 +322,42 @@ def test_non_ascii_text_is_accepted_as_typed(page: sync_api.Page, site: str, tin
         suggestion = type_text(page, chunk)
         prefix, suffix = editor(page)
         assert suggestion == native.complete(prefix, suffix, **NATIVE_OPTIONS)
+
+
+def test_the_document_memory_switch(page: sync_api.Page, site: str, tiny: Model) -> None:
+    """On by default; off, the random model no longer copies the repeated identifier."""
+    assert open_demo(page, site, NATIVE_QUERY) == "ready"
+    switch = page.locator("#memory")
+    assert switch.is_visible() and switch.is_checked()
+    page.locator("#code").fill("alpha_beta_gamma = 1\nx = 2\nalpha_")
+    page.locator("#code").press("Control+End")
+    with_memory = type_text(page, "b")
+    prefix, suffix = editor(page)
+    assert with_memory == tiny.session().complete(prefix, suffix, **NATIVE_OPTIONS)
+    assert with_memory.startswith("eta_gamma")
+
+    # Toggling asks again for the same text.
+    switch.uncheck()
+    without = settled(page)
+    assert without == tiny.session().complete(
+        prefix, suffix, document_memory=False, **NATIVE_OPTIONS
+    )
+    assert without != with_memory
+    switch.check()
+    assert settled(page) == with_memory
+    assert editor(page) == (prefix, suffix)
+
+
+def test_memory_0_in_the_query_turns_the_memory_off(
+    page: sync_api.Page, site: str, tiny: Model
+) -> None:
+    assert open_demo(page, site, NATIVE_QUERY + "&memory=0") == "ready"
+    assert not page.locator("#memory").is_checked()
+    page.locator("#code").fill("alpha_beta_gamma = 1\nx = 2\nalpha_")
+    page.locator("#code").press("Control+End")
+    suggestion = type_text(page, "b")
+    prefix, suffix = editor(page)
+    assert suggestion == tiny.session().complete(
+        prefix, suffix, document_memory=False, **NATIVE_OPTIONS
+    )
+    assert not suggestion.startswith("eta")

@@ -13,13 +13,14 @@ import argparse
 import copy
 import datetime
 import json
+import math
 import os
 import struct
 import sys
 import tempfile
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,15 @@ VERSION = 1
 HEADER_SIZE = 128
 ALIGN = 64
 FLAG_TIED = 1
+FLAG_MEMORY_BLEND = 2  # the header carries the document memory's fitted blend
+MEMORY_BLEND_PARAMS = 5
 CHECKSUM_OFFSET = 96
 METADATA_FORMAT = "ttc-1"
 
 # magic, version, header_size, flags, dim, hidden_dim, n_layers, n_heads, n_kv_heads,
 # vocab_size, window, group_size, rope_theta, norm_eps, metadata_offset, metadata_size,
-# weights_offset, weights_size, file_size, checksum, 28 reserved bytes.
-_HEADER = struct.Struct("<4s11I2f5QI28x")
+# weights_offset, weights_size, file_size, checksum, memory_blend (5 floats), 8 reserved.
+_HEADER = struct.Struct("<4s11I2f5QI5f8x")
 _HEADER_FIELDS = (
     "magic",
     "version",
@@ -64,6 +67,7 @@ _HEADER_FIELDS = (
     "weights_size",
     "file_size",
     "checksum",
+    *(f"memory_blend_{i}" for i in range(MEMORY_BLEND_PARAMS)),
 )
 assert _HEADER.size == HEADER_SIZE
 
@@ -253,9 +257,14 @@ def build_metadata(model: Transformer, metadata: dict[str, Any] | None = None) -
 
 
 def export_ttc(
-    model: nn.Module, path: str | PathLike[str], metadata: dict[str, Any], group_size: int = 32
+    model: nn.Module,
+    path: str | PathLike[str],
+    metadata: dict[str, Any],
+    group_size: int = 32,
+    memory_blend: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """Write `model` as a ttc file (engine_c/FORMAT.md); returns the header as a dict."""
+    """Write `model` as a ttc file (engine_c/FORMAT.md); returns the header as a dict.
+    memory_blend: the document memory's fitted parameters (None: the engine's defaults)."""
     model = _as_transformer(model)
     cfg = model.config
     check_exportable(cfg, group_size)
@@ -286,7 +295,8 @@ def export_ttc(
         "magic": MAGIC,
         "version": VERSION,
         "header_size": HEADER_SIZE,
-        "flags": FLAG_TIED if cfg.tied_embeddings else 0,
+        "flags": (FLAG_TIED if cfg.tied_embeddings else 0)
+        | (FLAG_MEMORY_BLEND if memory_blend is not None else 0),
         "dim": cfg.dim,
         "hidden_dim": cfg.hidden_dim,
         "n_layers": cfg.n_layers,
@@ -303,6 +313,7 @@ def export_ttc(
         "weights_size": len(weights),
         "file_size": file_size,
         "checksum": 0,
+        **_blend_fields(memory_blend),
     }
     data = bytearray(_HEADER.pack(*(fields[name] for name in _HEADER_FIELDS)))
     data += meta_bytes + bytes(_pad(len(meta_bytes)))
@@ -312,6 +323,31 @@ def export_ttc(
     struct.pack_into("<I", data, CHECKSUM_OFFSET, checksum)
     _write_atomically(path, data)
     return read_header(bytes(data[:HEADER_SIZE]))
+
+
+def _blend_fields(memory_blend: Sequence[float] | None) -> dict[str, float]:
+    values = [0.0] * MEMORY_BLEND_PARAMS if memory_blend is None else list(memory_blend)
+    if len(values) != MEMORY_BLEND_PARAMS or not all(
+        math.isfinite(v) and -100 <= v <= 100 for v in values
+    ):
+        raise ExportError(
+            f"memory_blend must be {MEMORY_BLEND_PARAMS} finite numbers in [-100, 100], "
+            f"got {memory_blend!r}"
+        )
+    return {f"memory_blend_{i}": float(v) for i, v in enumerate(values)}
+
+
+def set_memory_blend(path: str | PathLike[str], memory_blend: Sequence[float]) -> None:
+    """Store fitted document-memory parameters in an existing ttc file (header only)."""
+    data = bytearray(Path(path).read_bytes())
+    header = read_header(bytes(data))
+    header["flags"] |= FLAG_MEMORY_BLEND
+    header["magic"] = MAGIC
+    header.update(_blend_fields(memory_blend))
+    header.pop("memory_blend")
+    _HEADER.pack_into(data, 0, *(header[name] for name in _HEADER_FIELDS))
+    struct.pack_into("<I", data, CHECKSUM_OFFSET, compute_checksum(data))
+    _write_atomically(path, data)
 
 
 def compute_checksum(data: bytes | bytearray | memoryview) -> int:
@@ -361,6 +397,8 @@ def read_header(path_or_bytes: str | PathLike[str] | bytes) -> dict[str, Any]:
     if header["header_size"] != HEADER_SIZE:
         raise FormatError(f"bad header_size {header['header_size']}")
     header["magic"] = MAGIC.decode("ascii")
+    blend = [header.pop(f"memory_blend_{i}") for i in range(MEMORY_BLEND_PARAMS)]
+    header["memory_blend"] = blend if header["flags"] & FLAG_MEMORY_BLEND else None
     return header
 
 

@@ -11,6 +11,7 @@ const code = $("code");
 const overlay = $("overlay");
 const languageSelect = $("language");
 const multilineBox = $("multiline");
+const memoryBox = $("memory");
 const progressRow = $("progress-row");
 const progress = $("progress");
 const progressText = $("progress-text");
@@ -19,7 +20,7 @@ const errorText = $("error-text");
 const statusDetails = $("status-details");
 const statusState = $("status-state"); // a live region: only state changes are announced
 
-// ---- options: ?minConfidence=0&maxChars=16&multiline=1&model=URL ----------
+// ---- options: ?minConfidence=0&maxChars=16&multiline=1&memory=0&model=URL ---
 
 const params = new URLSearchParams(location.search);
 
@@ -32,8 +33,11 @@ const options = {
   multiline: ["1", "true"].includes(params.get("multiline")),
   maxChars: Math.round(numberParam("maxChars", 1, 256, 64)),
   minConfidence: numberParam("minConfidence", 0, 1, 0.5),
+  // The document itself (prefix and suffix) is the engine's memory.
+  documentMemory: !["0", "false"].includes(params.get("memory")),
 };
 multilineBox.checked = options.multiline;
+memoryBox.checked = options.documentMemory;
 
 // ---- state ---------------------------------------------------------------
 
@@ -335,6 +339,13 @@ languageSelect.addEventListener("change", () => {
 multilineBox.addEventListener("change", () => {
   options.multiline = multilineBox.checked;
   clearSuggestion();
+});
+
+// The switch shows its effect at once: the suggestion for the same text, asked again.
+memoryBox.addEventListener("change", () => {
+  options.documentMemory = memoryBox.checked;
+  clearSuggestion();
+  requestSuggestion();
 });
 
 $("error-close").addEventListener("click", hideError);

@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLANG="${CLANG:-clang}"
 CLANG_RELAXED="${CLANG_RELAXED:-clang-16}"
 
-SOURCES=(model.c math.c text.c forward.c session.c
+SOURCES=(model.c math.c text.c forward.c session.c memory.c
          kernels_generic.c kernels_wasm.c kernels_select.c
          wasm/runtime.c wasm/api.c)
 # -ffp-contract=off is part of the engine's definition (engine_c/Makefile).

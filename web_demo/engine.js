@@ -9,6 +9,8 @@
 //   const model = engine.loadModel(new Uint8Array(modelFileBytes));
 //   const session = model.session();          // one per document
 //   session.complete('def add(a, b):\n    return ');
+//   session.complete(prefix, suffix, { multiline, maxChars, minConfidence,
+//                                      documentMemory, memoryText });
 //   session.free(); model.free();
 //
 // Text crosses as UTF-8 (TextEncoder): a lone surrogate becomes U+FFFD, one
@@ -87,6 +89,17 @@ export async function loadEngine(wasmBytes) {
     const pointer = alloc(Math.max(capacity, 1));
     const { written } = encoder.encodeInto(text, bytes().subarray(pointer, pointer + capacity));
     return [pointer, written];
+  }
+
+  // Runs call([pointer, length] of each text) with the texts in the module's memory.
+  function withTexts(texts, call) {
+    const placed = [];
+    try {
+      for (const text of texts) placed.push(putText(text));
+      return call(...placed);
+    } finally {
+      for (const [pointer] of placed) wasm.buffer_free(pointer);
+    }
   }
 
   function loadModel(fileBytes, name = '<bytes>') {
@@ -183,26 +196,20 @@ export async function loadEngine(wasmBytes) {
     }
 
     // The suggested text to insert between prefix and suffix ('' when none).
-    complete(prefix, suffix = '', { multiline = false, maxChars = 64, minConfidence = 0.5 } = {}) {
+    // documentMemory blends in what followed earlier occurrences of the text before
+    // the cursor in the document and in memoryText (e.g. other open files).
+    complete(prefix, suffix = '', {
+      multiline = false, maxChars = 64, minConfidence = 0.5, documentMemory = true, memoryText = '',
+    } = {}) {
       const handle = this.#live();
       if (!Number.isInteger(maxChars) || Math.abs(maxChars) > 2 ** 31 - 1) {
         throw new RangeError('maxChars must be an integer');
       }
       const capacity = wasm.max_suggestion() + 1;
-      const [prefixPointer, prefixLength] = putText(String(prefix));
-      let result;
-      try {
-        const [suffixPointer, suffixLength] = putText(String(suffix));
-        try {
-          result = withSlot((slot) => wasm.session_complete(handle, prefixPointer, prefixLength,
-            suffixPointer, suffixLength, multiline ? 1 : 0, maxChars, Number(minConfidence),
-            this.#out, capacity, slot));
-        } finally {
-          wasm.buffer_free(suffixPointer);
-        }
-      } finally {
-        wasm.buffer_free(prefixPointer);
-      }
+      const texts = [String(prefix), String(suffix), String(memoryText)];
+      const result = withTexts(texts, (prefixText, suffixText, memory) => withSlot((slot) =>
+        wasm.session_complete(handle, ...prefixText, ...suffixText, multiline ? 1 : 0, maxChars,
+          Number(minConfidence), documentMemory ? 1 : 0, ...memory, this.#out, capacity, slot)));
       if (result.status !== 0) throw new Error(message(result.status));
       return decoder.decode(bytes().subarray(this.#out, this.#out + result.value));
     }
@@ -260,15 +267,10 @@ export async function loadEngine(wasmBytes) {
   // How many characters right after the cursor the suggestion types again (the
   // engine's rule), which accepting it should replace.
   function retypedLength(suggestion, suffix) {
-    const [suggestionPointer, suggestionLength] = putText(suggestion);
     // It can retype no more than itself: pass only that much of the suffix.
-    const [suffixPointer, suffixLength] = putText(suffix.slice(0, suggestion.length));
-    try {
-      return wasm.retyped_length(suggestionPointer, suggestionLength, suffixPointer, suffixLength);
-    } finally {
-      wasm.buffer_free(suffixPointer);
-      wasm.buffer_free(suggestionPointer);
-    }
+    const texts = [suggestion, suffix.slice(0, suggestion.length)];
+    return withTexts(texts, (suggestionText, suffixText) =>
+      wasm.retyped_length(...suggestionText, ...suffixText));
   }
 
   return {

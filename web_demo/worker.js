@@ -2,7 +2,8 @@
 //
 // Page -> worker:
 //   {type: "load", loadId, url, name}               fetch and load a model (replaces the current one)
-//   {type: "complete", id, prefix, suffix, options} suggest text for the cursor
+//   {type: "complete", id, prefix, suffix, options} suggest text for the cursor; options as
+//                                                  engine.js's complete (documentMemory...)
 // Worker -> page:
 //   {type: "progress", loadId, loaded, total}       total is null without Content-Length
 //   {type: "loaded", loadId, info, metadata, engine: {variant, fallbackReason}}

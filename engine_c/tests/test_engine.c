@@ -127,6 +127,11 @@ static void test_sessions(const ttc_model *model)
         options.multiline = (int)(next_random() % 2);
         options.max_chars = 1 + (int)(next_random() % 40);
         options.min_confidence = 0.0f;
+        options.document_memory = (int)(next_random() % 4 != 0);
+        if (next_random() % 2) { /* other text for the memory: a slice of the document */
+            options.memory_text = document + length / 2;
+            options.memory_text_length = length - length / 2;
+        }
 
         size_t reused_length = 0, fresh_length = 0;
         CHECK(ttc_session_complete(reused, document, cursor, document + cursor, length - cursor,
@@ -143,9 +148,18 @@ static void test_sessions(const ttc_model *model)
 
         float logprobs[DOC];
         size_t count = 0;
-        CHECK(ttc_session_logprobs(reused, document, length, logprobs, DOC, &count) == TTC_OK);
+        CHECK(ttc_session_logprobs(reused, document, length, round % 2, logprobs, DOC,
+                                   &count) == TTC_OK);
         for (size_t i = 0; i < count; i++)
             CHECK(logprobs[i] <= 0.0f && logprobs[i] > -1000.0f);
+        static float features[DOC * TTC_MEMORY_FEATURES];
+        CHECK(ttc_session_memory_features(reused, document, length, features, DOC,
+                                          &count) == TTC_OK);
+        for (size_t i = 0; i < count; i++) {
+            const float *f = features + i * TTC_MEMORY_FEATURES;
+            CHECK(f[0] > 0.0f && f[0] <= 1.0f && f[1] >= 0.0f && f[1] <= 1.0f);
+            CHECK((f[3] == 0.0f) == (f[2] == 0.0f) && f[2] <= 32.0f);
+        }
     }
 
     size_t out_length;
@@ -160,6 +174,10 @@ static void test_sessions(const ttc_model *model)
                                &out_length) == TTC_ERR_INVALID_ARGUMENT);
     CHECK(ttc_session_complete(reused, NULL, 0, NULL, 0, NULL, reused_out, sizeof reused_out,
                                &out_length) == TTC_OK);
+    bad.max_chars = 8;
+    bad.memory_text_length = 3; /* with no memory_text */
+    CHECK(ttc_session_complete(reused, "x", 1, "", 0, &bad, reused_out, sizeof reused_out,
+                               &out_length) == TTC_ERR_INVALID_ARGUMENT);
 
     int bad_tokens[] = {2, 200};
     float logits[2 * 128];
@@ -173,7 +191,10 @@ static void test_sessions(const ttc_model *model)
     CHECK(memcmp(last, logits + 128, sizeof last) == 0);
     float small[1];
     size_t count;
-    CHECK(ttc_session_logprobs(reused, "abc", 3, small, 1, &count) == TTC_ERR_BUFFER_TOO_SMALL);
+    CHECK(ttc_session_logprobs(reused, "abc", 3, 1, small, 1, &count) ==
+          TTC_ERR_BUFFER_TOO_SMALL);
+    CHECK(ttc_session_memory_features(reused, "abc", 3, small, 0, &count) ==
+          TTC_ERR_BUFFER_TOO_SMALL);
 
     ttc_session_options options;
     ttc_session_options_init(&options);

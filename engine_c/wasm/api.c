@@ -102,12 +102,17 @@ EXPORT("session_free") void session_free(ttc_session *session)
 EXPORT("session_complete")
 int session_complete(ttc_session *session, const char *prefix, size_t prefix_length,
                      const char *suffix, size_t suffix_length, int multiline, int max_chars,
-                     float min_confidence, char *out, size_t out_capacity, size_t *out_length)
+                     float min_confidence, int document_memory, const char *memory_text,
+                     size_t memory_text_length, char *out, size_t out_capacity,
+                     size_t *out_length)
 {
     const ttc_complete_options options = {
         .multiline = multiline,
         .max_chars = max_chars,
         .min_confidence = min_confidence,
+        .document_memory = document_memory,
+        .memory_text = memory_text,
+        .memory_text_length = memory_text_length,
     };
     return ttc_session_complete(session, prefix, prefix_length, suffix, suffix_length, &options,
                                 out, out_capacity, out_length);

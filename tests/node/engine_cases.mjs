@@ -10,7 +10,13 @@
 // load/free rounds. A model that does not load gives {"error": message}.
 
 function jsOptions(options = {}) {
-  const names = { multiline: 'multiline', max_chars: 'maxChars', min_confidence: 'minConfidence' };
+  const names = {
+    multiline: 'multiline',
+    max_chars: 'maxChars',
+    min_confidence: 'minConfidence',
+    document_memory: 'documentMemory',
+    memory_text: 'memoryText',
+  };
   return Object.fromEntries(Object.entries(options).map(([key, value]) => [names[key], value]));
 }
 
