@@ -13,7 +13,7 @@ import torch
 
 from server.engine import Model
 from training import corpus, evaluate, train
-from training.export import read_metadata
+from training.export import read_header, read_metadata
 from training.model import load_checkpoint
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -64,7 +64,11 @@ def test_a_paused_run_resumes_exactly(corpus_dir, trained, tmp_path):
     assert run_training(*common, "--resume") == 0
     straight, resumed = weights(trained / train.CHECKPOINT), weights(out / train.CHECKPOINT)
     assert all(torch.equal(straight[name], resumed[name]) for name in straight)
-    assert (out / train.EXPORTED).read_bytes() == (trained / train.EXPORTED).read_bytes()
+    # The same weights in the engine's file too (its metadata records training time).
+    exported = [(run / train.EXPORTED).read_bytes() for run in (out, trained)]
+    start = read_header(exported[0])["weights_offset"]
+    assert start == read_header(exported[1])["weights_offset"]
+    assert exported[0][start:] == exported[1][start:]
 
 
 def test_the_exported_model_runs_in_the_engine(trained, corpus_dir):
@@ -86,10 +90,15 @@ def test_evaluate_prints_a_table_and_writes_json(trained, corpus_dir, tmp_path, 
                             "--json", str(report), "--no-progress"])
     assert status == 0
     table = capsys.readouterr().out
-    assert "| language | model | bits/char | xz -9e |" in table and "| python |" in table
-    result = json.loads(report.read_text())["languages"]["python"]
-    assert result["characters"] == 3000 and result["typed_characters"] == 300
-    assert 0 < result["bits_per_char"] < 7 and 0 < result["xz_bits_per_char"] < 8
+    assert "| language | model | memory | bits/char | xz -9e |" in table
+    assert "| python | model.ttc | on |" in table and "| python | model.ttc | off |" in table
+    payload = json.loads(report.read_text())
+    with_memory = payload["languages"]["python"]
+    without = payload["other_memory_mode"]["python"]
+    assert with_memory["document_memory"] and not without["document_memory"]
+    assert with_memory["characters"] == 3000 and with_memory["typed_characters"] == 300
+    assert 0 < with_memory["bits_per_char"] < 7 and 0 < with_memory["xz_bits_per_char"] < 8
+    assert with_memory["bits_per_char"] != without["bits_per_char"]
 
 
 def test_fine_tuning_each_language_starts_from_the_base(trained, corpus_dir, tmp_path):

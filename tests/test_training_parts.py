@@ -95,7 +95,7 @@ def scripted(tmp_path_factory):
     return Model.load(export_scripted(path, {"x": "a", "a": "b", "b": "c", "c": "\n"}))
 
 
-OPTIONS = {"multiline": False, "max_chars": 64, "min_confidence": 0.5}
+OPTIONS = {"multiline": False, "max_chars": 64, "min_confidence": 0.5, "document_memory": False}
 
 
 def test_typing_accepts_a_correct_suggestion_with_one_keystroke(scripted):
@@ -124,7 +124,8 @@ def test_language_report_combines_bits_xz_and_typing(scripted):
     expected_xz = 8 * len(lzma.compress((texts[0] + texts[1][:50]).encode(),
                                         preset=9 | lzma.PRESET_EXTREME)) / 200
     assert report.xz_bits_per_char == pytest.approx(expected_xz)
-    expected_bits = -sum(scripted.logprobs(texts[0])) - sum(scripted.logprobs(texts[1][:50]))
+    expected_bits = -sum(scripted.logprobs(texts[0], document_memory=False)) - sum(
+        scripted.logprobs(texts[1][:50], document_memory=False))
     assert report.bits_per_char == pytest.approx(expected_bits / math.log(2) / 200, rel=1e-5)
     # Typing "xabc\n" ten times: 3 keystrokes per 5 characters.
     assert report.keystrokes_saved == pytest.approx(1 - 30 / 50)

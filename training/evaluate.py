@@ -41,7 +41,7 @@ def default_options() -> dict:
     """The suggestion options the language server uses unless a user changes them."""
     defaults = Settings()
     return {"multiline": defaults.multiline, "max_chars": defaults.max_chars,
-            "min_confidence": defaults.min_confidence}
+            "min_confidence": defaults.min_confidence, "document_memory": True}
 
 
 @dataclass
@@ -93,9 +93,10 @@ def simulate_typing(session: Session, text: str, **options) -> TypingResult:
     return result
 
 
-def bits_per_character(model: Model, text: str) -> tuple[float, int]:
+def bits_per_character(model: Model, text: str, document_memory: bool = True
+                       ) -> tuple[float, int]:
     """(total bits, characters) of text under the model, as the engine scores it."""
-    logprobs = model.logprobs(text)
+    logprobs = model.logprobs(text, document_memory=document_memory)
     return -sum(logprobs) / math.log(2), len(logprobs)
 
 
@@ -120,6 +121,8 @@ class LanguageReport:
     prefix_match_score: float
     latency_ms_median: float
     latency_ms_p90: float
+    document_memory: bool = True
+    sample_bits_per_char: float | None = None  # on the fixed sample of --samples
 
     @property
     def bits_vs_xz(self) -> float:
@@ -151,7 +154,7 @@ def evaluate_language(
     total_bits = total_chars = 0.0
     for text in tqdm(scored, desc=f"{language} bits/char", unit="file", disable=not progress,
                      leave=False):
-        bits, chars = bits_per_character(model, text)
+        bits, chars = bits_per_character(model, text, options["document_memory"])
         total_bits, total_chars = total_bits + bits, total_chars + chars
     xz = xz_bits("".join(scored)) / total_chars
 
@@ -178,6 +181,7 @@ def evaluate_language(
         prefix_match_score=typing.matching_characters / max(typing.characters, 1),
         latency_ms_median=statistics.median(latencies) if latencies else 0.0,
         latency_ms_p90=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
+        document_memory=options["document_memory"],
     )
 
 
@@ -207,19 +211,30 @@ def directory_texts(root: Path, language: str) -> list[str]:
     return texts
 
 
+def sample_bits_per_char(model: Model, samples: Path, language: str) -> float:
+    """Bits/char (memory on) on the language's fixed sample in `samples`, all in one."""
+    bits, chars = bits_per_character(model, "".join(directory_texts(samples, language)))
+    return bits / chars
+
+
 def format_table(reports: list[LanguageReport]) -> str:
-    header = ("| language | model | bits/char | xz -9e | ratio | keystrokes saved "
+    header = ("| language | model | memory | bits/char | xz -9e | ratio | keystrokes saved "
               "| fully correct | mean length | prefix match | latency median / p90 (ms) |")
-    lines = [header, "|" + "---|" * 10]
+    lines = [header, "|" + "---|" * 11]
     for r in reports:
         lines.append(
-            f"| {r.language} | {r.model} | {r.bits_per_char:.3f} | {r.xz_bits_per_char:.3f} "
+            f"| {r.language} | {r.model} | {'on' if r.document_memory else 'off'} "
+            f"| {r.bits_per_char:.3f} | {r.xz_bits_per_char:.3f} "
             f"| {r.bits_vs_xz:.2f} | {100 * r.keystrokes_saved:.1f} % "
             f"| {100 * r.fully_correct_share:.1f} % | {r.mean_suggestion_length:.1f} "
             f"| {100 * r.prefix_match_score:.1f} % "
             f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} |"
         )
     return "\n".join(lines)
+
+
+def by_language(reports: list[LanguageReport]) -> dict[str, dict]:
+    return {r.language: {**asdict(r), "bits_vs_xz": r.bits_vs_xz} for r in reports}
 
 
 def _model_for(args: argparse.Namespace, language: str) -> Path:
@@ -244,6 +259,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="characters per language for bits/char (default 200000)")
     parser.add_argument("--typing-chars", type=int, default=20_000,
                         help="characters per language typed in the simulation (default 20000)")
+    parser.add_argument("--samples", help="also score each model on its language's file "
+                        "in this directory (the shipped models' check sample)")
+    parser.add_argument("--memory", choices=("on", "off", "both"), default="both",
+                        help="document memory on, off, or each in turn (default both)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -263,28 +282,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no languages to evaluate in {args.corpus}", file=sys.stderr)
         return 2
     options = default_options()
-    reports = []
+    memory_modes = {"on": [True], "off": [False], "both": [True, False]}[args.memory]
+    reports, models = [], {}
     for language in languages:
         try:
             path = _model_for(args, language)
             model = Model.load(path)
             texts = (directory_texts(Path(args.dir), language) if args.dir
                      else validation_texts(Path(args.corpus), language))
-            reports.append(evaluate_language(
-                model, path.name, language, texts, args.score_chars, args.typing_chars,
-                options, progress=not args.no_progress,
-            ))
+            for memory in memory_modes:
+                report = evaluate_language(
+                    model, path.name, language, texts, args.score_chars, args.typing_chars,
+                    {**options, "document_memory": memory}, progress=not args.no_progress,
+                )
+                if args.samples and memory:
+                    report.sample_bits_per_char = sample_bits_per_char(
+                        model, Path(args.samples), language)
+                reports.append(report)
         except (OSError, ModelError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        models[path.name] = {"info": asdict(model.info), "metadata": model.metadata}
     print(format_table(reports))
+    base_samples = {}
+    base_path = Path(args.models_dir or ".") / f"{BASE_MODEL}.ttc"
+    if args.samples and args.models_dir and base_path.is_file():
+        base = Model.load(base_path)
+        base_samples = {lang: sample_bits_per_char(base, Path(args.samples), lang)
+                        for lang in languages}
+        models[base_path.name] = {"info": asdict(base.info), "metadata": base.metadata}
     if args.json:
+        summary = Path(args.corpus) / "summary.json"
         payload = {
             "options": options,
             "score_chars": args.score_chars,
             "typing_chars": args.typing_chars,
-            "languages": {r.language: {**asdict(r), "bits_vs_xz": r.bits_vs_xz}
-                          for r in reports},
+            "corpus": None if args.dir or not summary.is_file()
+            else json.loads(summary.read_text()),
+            "models": models,
+            # what users get (memory on, unless only off was asked), then the other mode
+            "languages": by_language([r for r in reports if r.document_memory == memory_modes[0]]),
+            "other_memory_mode": by_language(
+                [r for r in reports if r.document_memory != memory_modes[0]]),
+            "base_samples": base_samples,  # the base model's bits/char on each sample
         }
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 0

@@ -167,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{point.name}: {speeds[point]:,.0f} training tokens/s", file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run_point(point, args, speeds[point]) for point in points]
+    results = []
+    for point in points:
+        results.append(run_point(point, args, speeds[point]))
+        (out / "study.json").write_text(json.dumps(results, indent=2) + "\n")  # so far
     table = summary_table(results)
     print(table)
-    (out / "study.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "study.md").write_text(
         f"Training budget per point: {args.minutes:g} minutes of this machine's measured speed; "
         f"measured on {args.languages} validation files.\n\n{table}\n"

@@ -128,6 +128,19 @@ def start_process(requested: str) -> Process:
     return Process(torch.device("cpu"), rank, world_size)
 
 
+def hardware() -> str:
+    """What trained the model, for its metadata: the GPU's name or the CPU's."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} x {max(1, torch.cuda.device_count())}"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "CPU"
+    return f"{model}, {torch.get_num_threads()} threads"
+
+
 def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
     if cfg.precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -202,7 +215,7 @@ def train(cfg: TrainConfig, process: Process | None = None) -> Path:
     checkpoint_path = out / CHECKPOINT
     languages = selected_languages(cfg)
 
-    state: dict[str, Any] = {"step": 0, "history": [], "tokens": 0}
+    state: dict[str, Any] = {"step": 0, "history": [], "tokens": 0, "seconds": 0.0}
     if cfg.resume:
         if not checkpoint_path.is_file():
             raise TrainingError(f"--resume: no {checkpoint_path} to continue from")
@@ -217,6 +230,7 @@ def train(cfg: TrainConfig, process: Process | None = None) -> Path:
             )
         model, base = build_model(cfg)
         state["base_tokens"] = int(base.get("tokens", 0)) + int(base.get("base_tokens", 0))
+        state["base_seconds"] = float(base.get("seconds", 0)) + float(base.get("base_seconds", 0))
     window = model.config.window
     model.to(process.device).train()
 
@@ -246,6 +260,7 @@ def train(cfg: TrainConfig, process: Process | None = None) -> Path:
         desc=out.name, unit="step", dynamic_ncols=True,
     )
     started, started_step = time.perf_counter(), state["step"]
+    seconds_before = state.get("seconds", 0.0)
     pause_at = min(cfg.steps, cfg.stop_at or cfg.steps)
     deadline = started + cfg.time_limit * 60 if cfg.time_limit else math.inf
     loss = torch.zeros(())
@@ -255,6 +270,7 @@ def train(cfg: TrainConfig, process: Process | None = None) -> Path:
             state["step"] += 1
             state["tokens"] += tokens_per_step
             elapsed = time.perf_counter() - started
+            state["seconds"] = seconds_before + elapsed
             rate = (state["step"] - started_step) * tokens_per_step / max(elapsed, 1e-9)
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{rate:,.0f}", refresh=False)
             bar.update()
@@ -328,6 +344,9 @@ def _export(model: Transformer, cfg: TrainConfig, state: dict[str, Any],
         {
             "language": language,
             "training_tokens": state["tokens"] + state.get("base_tokens", 0),
+            "training_minutes": round(
+                (state["seconds"] + state.get("base_seconds", 0.0)) / 60, 1),
+            "hardware": hardware(),
             "metrics": {"validation_bits_per_char": last},
             "trained_on": languages,
         },
