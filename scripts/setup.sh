@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything ttcc needs on a fresh Debian machine (run as root):
 # Debian packages, a virtual environment in .venv with the project (which
-# compiles the C engine through cffi), its training and test extras.
+# compiles the C engine through cffi), its training and test extras, and the
+# VS Code extension's npm packages and code-server (scripts/setup_vscode.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # clang-16 and lld-16: web_demo/engine-relaxed.wasm needs clang >= 16 (relaxed SIMD);
 # bookworm's default clang (14) builds engine.wasm.
-APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium)
+# g++, libkrb5-dev, ripgrep: code-server's native modules and its ripgrep (vscode_client/).
+APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -25,3 +27,5 @@ fi
 echo "==> installing ttcc into .venv (builds the C engine)"
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[train,test]"
+
+bash scripts/setup_vscode.sh

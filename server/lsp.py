@@ -11,6 +11,8 @@ import asyncio
 import logging
 import sys
 import threading
+import time
+from pathlib import Path
 
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
@@ -26,6 +28,10 @@ from server.sessions import DocumentSession, SessionPool
 from server.settings import Settings, update
 
 log = logging.getLogger(__name__)
+
+# Sent after each suggestion the client gets, for status displays:
+# {"uri", "model": the model file's name, "milliseconds": the engine's time}.
+SUGGESTION_NOTIFICATION = "ttcc/suggestion"
 
 
 class CompletionServer(LanguageServer):
@@ -115,9 +121,15 @@ class CompletionServer(LanguageServer):
             return None
         entry = self.sessions.get(uri, model)
         memory_text = self.memory_text_for(uri)
+        started = time.perf_counter()
         text = await asyncio.to_thread(self._complete, entry, cursor, self.settings, memory_text)
         if self.current_version(uri) != version or not text:
             return None
+        self.protocol.notify(SUGGESTION_NOTIFICATION, {
+            "uri": uri,
+            "model": Path(model.name).name,
+            "milliseconds": round(1000 * (time.perf_counter() - started), 2),
+        })
         return text, cursor
 
     def memory_text_for(self, uri: str) -> str:

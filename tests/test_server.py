@@ -127,6 +127,17 @@ async def test_inline_completion(client: LanguageClient) -> None:
     assert item.range == types.Range(types.Position(0, 3), types.Position(0, 3))
 
 
+async def test_each_suggestion_is_reported_with_its_model_and_time(
+    client: LanguageClient,
+) -> None:
+    open_document(client, "file:///reported.py", "x =")
+    report = asyncio.ensure_future(client.wait_for_notification("ttcc/suggestion"))
+    assert await suggestion(client, "file:///reported.py", 0, 3) == " 42"
+    params = await asyncio.wait_for(report, timeout=10)
+    assert params.uri == "file:///reported.py" and params.model == "python.ttc"
+    assert 0 < params.milliseconds < 10_000
+
+
 async def test_mid_line_item_replaces_what_it_types_again(client: LanguageClient) -> None:
     open_document(client, "file:///b.py", "value = f()\n")
     result = await inline(client, "file:///b.py", 0, 10)  # between "(" and ")"
