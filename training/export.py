@@ -652,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.training_tokens
                 if args.training_tokens is not None
                 else extra.get("training_tokens")
+                # training.train's checkpoints count their own tokens and their base's
+                or int(extra.get("tokens", 0)) + int(extra.get("base_tokens", 0))
             ),
             "metrics": args.metrics if args.metrics is not None else extra.get("metrics"),
         }
