@@ -130,6 +130,7 @@ def test_language_report_combines_bits_xz_and_typing(scripted):
     # Typing "xabc\n" ten times: 3 keystrokes per 5 characters.
     assert report.keystrokes_saved == pytest.approx(1 - 30 / 50)
     assert report.fully_correct_share == 1.0 and report.mean_suggestion_length == 3.0
+    assert report.prefix_match_score == 1.0  # every suggested character was right
     assert report.latency_ms_p90 >= report.latency_ms_median > 0
 
 

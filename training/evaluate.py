@@ -12,8 +12,8 @@ Per language, on the corpus's validation files (or on a directory of files):
   for a suggestion with the server's default options; when it is exactly what comes
   next, accept it with one keystroke (Tab). Saved = 1 - keystrokes / characters;
 - the share of shown suggestions that were fully correct, their mean length, and the
-  prefix-match score: the correct characters at the start of every shown suggestion
-  over all characters (what a word-by-word partial accept could save at most);
+  prefix-match score: the share of suggested characters that were right, counted from
+  the start of each suggestion up to its first wrong character;
 - keystroke latency: median and 90th percentile time of one suggestion.
 """
 
@@ -178,7 +178,7 @@ def evaluate_language(
         keystrokes_saved=1 - typing.keystrokes / max(typing.characters, 1),
         fully_correct_share=typing.fully_correct / max(typing.shown, 1),
         mean_suggestion_length=typing.shown_characters / max(typing.shown, 1),
-        prefix_match_score=typing.matching_characters / max(typing.characters, 1),
+        prefix_match_score=typing.matching_characters / max(typing.shown_characters, 1),
         latency_ms_median=statistics.median(latencies) if latencies else 0.0,
         latency_ms_p90=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
         document_memory=options["document_memory"],
@@ -200,7 +200,7 @@ def directory_texts(root: Path, language: str) -> list[str]:
         raise FileNotFoundError(f"{root}: not a directory")
     texts = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if language_of(None, path.as_uri()) != language:
+        if language_of(None, path.resolve().as_uri()) != language:
             continue
         try:
             texts.append(path.read_text(encoding="utf-8").replace("\r\n", "\n"))
