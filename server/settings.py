@@ -23,7 +23,7 @@ class Settings:
     unknown_languages: str = "base"  # other languages: "base" model or "off"
     multiline: bool = False  # suggest up to the end of the block instead of the line
     max_chars: int = 64  # longest suggestion
-    min_confidence: float = 0.5  # stop where the cumulative probability falls below this
+    min_confidence: float = 0.6  # stop where the cumulative probability falls below this
     document_memory: bool = True  # blend in what followed the same text elsewhere
     memory_from_open_documents: bool = True  # the memory also reads other open documents
     debounce_ms: int = 0  # wait this long for more typing before computing

@@ -30,7 +30,7 @@ test("the contributed defaults map to the server's flat settings", () => {
     unknownLanguages: "base",
     multiline: false,
     maxChars: 64,
-    minConfidence: 0.5,
+    minConfidence: 0.6,
     documentMemory: true,
     memoryFromOpenDocuments: true,
     debounceMs: 0,
