@@ -32,7 +32,7 @@ function numberParam(name, min, max, fallback) {
 const options = {
   multiline: ["1", "true"].includes(params.get("multiline")),
   maxChars: Math.round(numberParam("maxChars", 1, 256, 64)),
-  minConfidence: numberParam("minConfidence", 0, 1, 0.5),
+  minConfidence: numberParam("minConfidence", 0, 1, 0.6),
   // The document itself (prefix and suffix) is the engine's memory.
   documentMemory: !["0", "false"].includes(params.get("memory")),
 };
