@@ -202,7 +202,8 @@ class Session:
         options.min_confidence = min_confidence
         options.document_memory = int(document_memory)
         memory_text_bytes = _utf8(memory_text)
-        memory_buffer = ffi.new("char[]", memory_text_bytes)  # alive until the call returns
+        # A view of the bytes, not a copy (up to 256 KiB a keystroke); alive during the call.
+        memory_buffer = ffi.from_buffer("char[]", memory_text_bytes)
         options.memory_text = memory_buffer
         options.memory_text_length = len(memory_text_bytes)
         prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
