@@ -63,7 +63,8 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
                                                                 : TTC_VALUES_KEY_BLOCK;
         int32_t wq[TTC_VALUES_KEY_BLOCK];
         for (int k = 0; k < n_keys; k++)
-            wq[k] = (int32_t)ttc_round_even(weights[t0 + k] * value_scales[t0 + k] * inverse);
+            wq[k] = ttc_round_clamped(weights[t0 + k] * value_scales[t0 + k] * inverse,
+                                      TTC_VALUES_WEIGHT_MAX);
         for (int i0 = 0; i0 < head_dim; i0 += VALUES_CHUNK) {
             const int n = head_dim - i0 < VALUES_CHUNK ? head_dim - i0 : VALUES_CHUNK;
             int32_t acc[VALUES_CHUNK];
@@ -113,7 +114,7 @@ static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int gro
         const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
         scales[g] = max_abs / 127.0f;
         for (int i = 0; i < group_size; i++)
-            q[(size_t)g * group_size + i] = (int8_t)ttc_round_even(xg[i] * inverse);
+            q[(size_t)g * group_size + i] = (int8_t)ttc_round_clamped(xg[i] * inverse, 127.0f);
     }
 }
 

@@ -266,7 +266,8 @@ static void values_quantize_weights(int16_t *wq, const float *weights,
         vst1_s16(wq + t, vmovn_s32(q));
     }
     for (; t < n; t++)
-        wq[t] = (int16_t)(int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
+        wq[t] = (int16_t)ttc_round_clamped(weights[t] * value_scales[t] * inverse,
+                                            TTC_VALUES_WEIGHT_MAX);
     if (n % 2 == 1)
         wq[n] = 0;
 }
@@ -492,7 +493,7 @@ static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int gro
         for (; i + 8 <= group_size; i += 8)
             vst1_s8(qg + i, quantize8(xg + i, iv));
         for (; i < group_size; i++)
-            qg[i] = (int8_t)ttc_round_even(xg[i] * inverse);
+            qg[i] = (int8_t)ttc_round_clamped(xg[i] * inverse, 127.0f);
     }
 }
 

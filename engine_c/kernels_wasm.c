@@ -361,7 +361,8 @@ static void values_quantize_weights(int16_t *wq, const float *weights,
         wasm_v128_store(wq + t, wasm_i16x8_narrow_i32x4(q[0], q[1]));
     }
     for (; t < n; t++)
-        wq[t] = (int16_t)(int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
+        wq[t] = (int16_t)ttc_round_clamped(weights[t] * value_scales[t] * inverse,
+                                            TTC_VALUES_WEIGHT_MAX);
     if (n % 2 == 1)
         wq[n] = 0;
 }
@@ -593,7 +594,7 @@ static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int gro
             wasm_v128_store64_lane(qg + i, wasm_i8x16_narrow_i16x8(w, w), 0);
         }
         for (; i < group_size; i++)
-            qg[i] = (int8_t)ttc_round_even(xg[i] * inverse);
+            qg[i] = (int8_t)ttc_round_clamped(xg[i] * inverse, 127.0f);
     }
 }
 

@@ -17,9 +17,23 @@ static inline float ttc_round_even(float x)
     return (x + TTC_ROUND_MAGIC) - TTC_ROUND_MAGIC;
 }
 
+/* ttc_round_even(x) as an integer, clamped to [-limit, limit] (limit < 2^22),
+ * and 0 for NaN: a plain cast of NaN or of a value out of range is undefined.
+ * Activations stay in range for any sane model, but a damaged file whose
+ * checksum is right can hold weights huge or tiny enough to overflow them. */
+static inline int32_t ttc_round_clamped(float x, float limit)
+{
+    const float r = ttc_round_even(x);
+    if (r > limit)
+        return (int32_t)limit;
+    if (r < -limit)
+        return (int32_t)-limit;
+    return r == r ? (int32_t)r : 0;
+}
+
 /* e^x: x = n ln2 + r with |r| <= ln2/2 (ln 2 split in two parts so that r is
  * exact), e^r by its degree-6 Taylor polynomial, 2^n through the exponent
- * bits. Relative error below 3e-7; 0 below -87, clamped above 88. */
+ * bits. Relative error below 3e-7; 0 below -87 (and for NaN), clamped above 88. */
 #define TTC_EXP_LOWEST (-87.0f)
 #define TTC_EXP_HIGHEST 88.0f
 #define TTC_EXP_LOG2E 1.44269504f
@@ -32,7 +46,7 @@ static inline float ttc_round_even(float x)
 
 static inline float ttc_expf(float x)
 {
-    if (x < TTC_EXP_LOWEST)
+    if (!(x >= TTC_EXP_LOWEST)) /* NaN too: converting it to an integer is undefined */
         return 0.0f;
     if (x > TTC_EXP_HIGHEST)
         x = TTC_EXP_HIGHEST;
