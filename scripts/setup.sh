@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # clang-16 and lld-16: web_demo/engine-relaxed.wasm needs clang >= 16 (relaxed SIMD);
 # bookworm's default clang (14) builds engine.wasm.
 # g++, libkrb5-dev, ripgrep: code-server's native modules and its ripgrep (vscode_client/).
-APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep)
+# libclang-rt-14-dev: libFuzzer for clang 14 (engine_c/fuzz, scripts/fuzz.sh).
+APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep
+              libclang-rt-14-dev)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
