@@ -13,6 +13,7 @@ from pygls.workspace import TextDocument
 from server.engine import retyped_length
 
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*\Z")
+_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ def cursor_at(document: TextDocument, position: types.Position) -> Cursor | None
     content = line.rstrip("\r\n")
     offset = sum(map(len, lines[: position.line])) + code_points(content, position.character)
     return Cursor(text[:offset], text[offset:], position)
+
+
+def lsp_lines(text: str) -> tuple[str, ...]:
+    """text's lines, each with its end, as LSP counts them: a line ends at "\\n", "\\r\\n"
+    or "\\r" only. str.splitlines, faster, also ends lines at "\\v", "\\f", "\\x1c" to
+    "\\x1e", U+0085, U+2028 and U+2029; its lines serve when the count of their ends
+    says it found no others (one that ends the text splits nothing off)."""
+    lines = text.splitlines(True)
+    lsp_ends = text.count("\n") + text.count("\r") - text.count("\r\n")
+    ends = len(lines) - (bool(lines) and not lines[-1].endswith(("\n", "\r")))
+    return tuple(lines) if ends == lsp_ends else tuple(_LSP_LINE.findall(text))
 
 
 def code_points(line: str, utf16_units: int) -> int:

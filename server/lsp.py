@@ -3,7 +3,12 @@
 A keystroke arrives as textDocument/didChange (pygls keeps the document) and then
 textDocument/inlineCompletion; the engine runs in a worker thread on that
 document's warm session, and an answer whose document changed meanwhile is
-dropped rather than shown stale."""
+dropped rather than shown stale.
+
+Besides LSP, the server answers one request of its own, ttcc/status (no params), for
+monitoring and tests: {"documents": open documents, "sessions": engine sessions held,
+"sessionMemoryBytes": their memory, "requestsInFlight": requests not answered yet,
+"models": names of the models loaded}."""
 
 from __future__ import annotations
 
@@ -13,13 +18,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.workspace import TextDocument, Workspace
 
 from server import __version__
-from server.completion import Cursor, completion_item, cursor_at, inline_item
+from server.completion import Cursor, completion_item, cursor_at, inline_item, lsp_lines
 from server.engine import Model
 from server.languages import BASE_MODEL, language_of
 from server.memory_text import MemoryTexts, memory_group
@@ -32,11 +40,67 @@ log = logging.getLogger(__name__)
 # Sent after each suggestion the client gets, for status displays:
 # {"uri", "model": the model file's name, "milliseconds": the engine's time}.
 SUGGESTION_NOTIFICATION = "ttcc/suggestion"
+STATUS_REQUEST = "ttcc/status"  # see the module's docstring
+
+
+def document_key(uri: str) -> str:
+    """What pygls files an open document under: its URI unescaped ("my%20file.py" is
+    "my file.py"). The session pool and the document memory use the same key, so that
+    a URI written either way names the same document everywhere."""
+    return unquote(uri)
+
+
+class Document(TextDocument):
+    """pygls's document with its lines as LSP counts them (pygls splits them with
+    str.splitlines): pygls applies the client's edits by these lines, and cursor_at
+    finds the cursor by them."""
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return lsp_lines(self.source)
+
+
+class DocumentWorkspace(Workspace):
+    """pygls's workspace, holding Documents."""
+
+    def _create_text_document(self, doc_uri, source=None, version=None, language_id=None):
+        return Document(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self._position_codec,
+        )
+
+
+class Protocol(LanguageServerProtocol):
+    """pygls's protocol, with a DocumentWorkspace and without a leak."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        result = yield from super().lsp_initialize(params)
+        # pygls made its Workspace in there, and no document is open yet: a
+        # DocumentWorkspace adds no state to it.
+        self._workspace.__class__ = DocumentWorkspace
+        return result
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        # pygls 2.1 files the future of every message that one of its own generator
+        # handlers takes (didOpen, didChange, didClose...) in _request_futures, under a
+        # fresh id for a notification, and takes out only those of requests, when it
+        # answers them: some 3 KB a keystroke, kept for good.
+        def done(future):
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
 
 
 class CompletionServer(LanguageServer):
     def __init__(self, settings: Settings) -> None:
-        super().__init__("ttcc", __version__)
+        super().__init__("ttcc", __version__, protocol_cls=Protocol)
         self.settings = settings
         self.models = ModelStore(settings.models_dir)
         self.sessions = SessionPool(settings.memory_budget_mb << 20)
@@ -105,7 +169,10 @@ class CompletionServer(LanguageServer):
 
     async def suggest(self, uri: str, position: types.Position) -> tuple[str, Cursor] | None:
         """The engine's suggestion at position, or None (nothing to say, or stale)."""
-        document = self.workspace.text_documents.get(uri)  # only documents the client opened
+        key = document_key(uri)
+        # Only documents the client opened: pygls's get_text_document would read others
+        # from disk.
+        document = self.workspace.text_documents.get(key)
         if document is None or not self.settings.enabled:
             return None
         model = self.model_for(document.language_id, uri)
@@ -114,16 +181,16 @@ class CompletionServer(LanguageServer):
         version = document.version
         if self.settings.debounce_ms:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
-            if self.current_version(uri) != version:
+            if not self.unchanged(key, document, version):
                 return None
         cursor = cursor_at(document, position)
         if cursor is None:
             return None
-        entry = self.sessions.get(uri, model)
-        memory_text = self.memory_text_for(uri)
+        entry = self.sessions.get(key, model)
+        memory_text = self.memory_text_for(key)
         started = time.perf_counter()
         text = await asyncio.to_thread(self._complete, entry, cursor, self.settings, memory_text)
-        if self.current_version(uri) != version or not text:
+        if not self.unchanged(key, document, version) or not text:
             return None
         self.protocol.notify(SUGGESTION_NOTIFICATION, {
             "uri": uri,
@@ -132,16 +199,28 @@ class CompletionServer(LanguageServer):
         })
         return text, cursor
 
-    def memory_text_for(self, uri: str) -> str:
-        """The other open documents of uri's language, when the settings want them."""
+    def memory_text_for(self, key: str) -> str:
+        """The other open documents of the document's language, when the settings want
+        them; key: the document's document_key."""
         if not (self.settings.document_memory and self.settings.memory_from_open_documents):
             return ""
         documents = self.workspace.text_documents
-        return self.memory_texts.text_for(uri, lambda other: documents[other].source)
+        return self.memory_texts.text_for(key, lambda other: documents[other].source)
 
-    def current_version(self, uri: str) -> int | None:
-        document = self.workspace.text_documents.get(uri)
-        return None if document is None else document.version
+    def status(self) -> dict:
+        return {
+            "documents": len(self.workspace.text_documents),
+            "sessions": len(self.sessions),
+            "sessionMemoryBytes": self.sessions.memory_bytes,
+            # Not counting this one: a synchronous handler's request is never filed there.
+            "requestsInFlight": len(self.protocol._request_futures),
+            "models": self.models.loaded,
+        }
+
+    def unchanged(self, key: str, document: TextDocument, version: int | None) -> bool:
+        """Whether document is still open and at version: neither edited nor closed (and
+        perhaps reopened, as a new document whose versions may count from 1 again)."""
+        return self.workspace.text_documents.get(key) is document and document.version == version
 
     @staticmethod
     def _complete(
@@ -175,16 +254,18 @@ def create_server(settings: Settings) -> CompletionServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CompletionServer, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
-        ls.memory_texts.opened(document.uri, memory_group(document.language_id, document.uri))
+        group = memory_group(document.language_id, document.uri)
+        ls.memory_texts.opened(document_key(document.uri), group)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CompletionServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.memory_texts.changed(params.text_document.uri)
+        ls.memory_texts.changed(document_key(params.text_document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CompletionServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.sessions.drop(params.text_document.uri)
-        ls.memory_texts.closed(params.text_document.uri)
+        key = document_key(params.text_document.uri)
+        ls.sessions.drop(key)
+        ls.memory_texts.closed(key)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
@@ -202,6 +283,10 @@ def create_server(settings: Settings) -> CompletionServer:
         found = await _suggest_safely(ls, params.text_document.uri, params.position)
         items = [] if found is None else [completion_item(*found)]
         return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(STATUS_REQUEST)
+    def status(ls: CompletionServer, params: object) -> dict:
+        return ls.status()
 
     return server
 

@@ -37,5 +37,9 @@ class ModelStore:
         self._loaded[name] = model
         return model, None
 
+    @property
+    def loaded(self) -> list[str]:
+        return sorted(self._loaded)
+
     def exists(self, name: str) -> bool:
         return (self.directory / f"{name}.ttc").is_file()
