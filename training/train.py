@@ -395,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             train_each_language(cfg)
         else:
             train(cfg)
+        if dist.is_initialized():
+            # The first process validates and exports after the last step; the others
+            # wait for it, since a process group torn down while a peer still holds
+            # its connections can abort that peer.
+            dist.barrier()
     except (TrainingError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
