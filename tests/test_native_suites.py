@@ -1,6 +1,8 @@
 """The C and node test programs, run from pytest so that one command runs everything."""
 
+import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,23 @@ def test_neon_kernels_compile_for_arm(tmp_path: Path) -> None:
                     str(tmp_path / f"{source}.o"),
                 ]
             )
+
+
+def test_kernel_profiler_builds_and_accounts_for_the_step(tiny_model_path: Path) -> None:
+    """bench/bench_kernels.py's profiler, native and (built only) WebAssembly: the timed
+    kernels and the rest are parts of a step, none negative."""
+    run(["make", "-s", "-C", str(ENGINE), "kernel-profile"])
+    output = run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path), "generic",
+                  "40", "20"])
+    profile = json.loads(output)
+    assert profile["kernels"] == "generic"
+    step, *parts = profile["fields"]
+    assert step > 0 and len(parts) == 6 and all(part >= 0 for part in parts)
+    assert parts[0] > 0  # the matrix products run on every step
+    failed = subprocess.run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path),
+                             "no-such-kernels", "40", "20"], capture_output=True, text=True)
+    assert failed.returncode == 1 and "cannot profile" in failed.stderr
+    with tempfile.TemporaryDirectory() as directory:
+        module = Path(directory) / "profile.wasm"
+        run(["bash", "web_demo/build_wasm.sh", "--profile", str(module)])
+        assert module.read_bytes()[:4] == b"\0asm"

@@ -14,6 +14,9 @@
 #   bash web_demo/build_wasm.sh           build both modules
 #   bash web_demo/build_wasm.sh --check   fail if either module differs from a
 #                                         fresh build of the sources
+#   bash web_demo/build_wasm.sh --profile OUT   the relaxed module plus
+#                                         engine_c/tests/kernel_profile.c, to OUT
+#                                         (for bench/bench_kernels.py)
 #
 # engine.js loads engine-relaxed.wasm where the browser validates it and its
 # kernel self-check passes, engine.wasm otherwise.
@@ -51,11 +54,13 @@ build() { # build OUTPUT
     (cd "$ROOT/engine_c" && "$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$1" "${SOURCES[@]}")
 }
 
-build_relaxed() { # build_relaxed OUTPUT
+build_relaxed() { # build_relaxed OUTPUT [MORE_SOURCES...]
     need_relaxed_clang
+    local output="$1"
+    shift
     # clang-16 links with the wasm-ld in its own directory (lld-16's).
     (cd "$ROOT/engine_c" && "$CLANG_RELAXED" "${CFLAGS[@]}" -mrelaxed-simd "${LDFLAGS[@]}" \
-        -o "$1" "${SOURCES[@]}")
+        -o "$output" "${SOURCES[@]}" "$@")
 }
 
 check() { # check FRESH NAME COMPILER
@@ -94,8 +99,12 @@ case "${1:-}" in
     check "$tmp/engine-relaxed.wasm" engine-relaxed.wasm "$CLANG_RELAXED" || status=1
     exit "$status"
     ;;
+--profile)
+    [ $# -eq 2 ] || { echo "usage: bash web_demo/build_wasm.sh --profile OUTPUT" >&2; exit 2; }
+    build_relaxed "$(realpath -m "$2")" tests/kernel_profile.c
+    ;;
 *)
-    echo "usage: bash web_demo/build_wasm.sh [--check]" >&2
+    echo "usage: bash web_demo/build_wasm.sh [--check | --profile OUTPUT]" >&2
     exit 2
     ;;
 esac

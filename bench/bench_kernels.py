@@ -1,0 +1,128 @@
+"""Where a decode step's time goes, per kernel: the native engine (best kernels of this
+CPU) next to the WebAssembly engine (the relaxed-SIMD module) in headless Chromium.
+
+    python bench/bench_kernels.py [--model PATH] [--positions 256,1024,2000] [--repeats N]
+                                  [--rounds N]
+
+Builds engine_c/build/kernel_profile (`make -C engine_c kernel-profile`) and a
+relaxed-SIMD module with the same profiler (`web_demo/build_wasm.sh --profile`), both
+from engine_c/tests/kernel_profile.c: single-token forward passes at a KV-cache
+position, each kernel call timed. Without --model, a randomly initialised seed-size
+model (speed does not depend on the weights). Native and wasm alternate within each
+round; the table gives the median over the rounds, in milliseconds per decode step.
+"step" is a step with no timer inside; the kernel rows and "rest" (everything outside
+the kernels) come from a second run with every kernel call timed, so they add up to a
+little more than "step".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_engine import export_seed_model  # noqa: E402
+from tests.browser import chromium, static_site  # noqa: E402
+
+FIELDS = ("step", "matmul", "attention scores", "attention values", "softmax", "quantize",
+          "rest")
+NATIVE = ROOT / "engine_c" / "build" / "kernel_profile"
+
+# In the page: the profiler module with performance.now() as its clock.
+WASM_PROFILE = """async ([position, repeats, fields]) => {
+  if (!window.profiler) {
+    const imports = { env: { now: () => performance.now() } };
+    const module = await WebAssembly.instantiateStreaming(fetch('profile.wasm'), imports);
+    const wasm = module.instance.exports;
+    const model = new Uint8Array(await (await fetch('model.ttc')).arrayBuffer());
+    const modelAt = wasm.buffer_alloc(model.length);
+    new Uint8Array(wasm.memory.buffer).set(model, modelAt);
+    const nameAt = wasm.buffer_alloc(8);
+    new Uint8Array(wasm.memory.buffer).set(new TextEncoder().encode('wasm\\0'), nameAt);
+    window.profiler = { wasm, modelAt, size: model.length, nameAt };
+  }
+  const { wasm, modelAt, size, nameAt } = window.profiler;
+  const at = wasm.kernel_profile(modelAt, size, nameAt, position, repeats);
+  if (at === 0) throw new Error('kernel_profile failed');
+  return Array.from(new Float64Array(wasm.memory.buffer, at, fields));
+}"""
+
+
+def build(directory: Path) -> Path:
+    """Builds the native profiler and the wasm one; the wasm module's path."""
+    subprocess.run(["make", "-s", "-C", "engine_c", "kernel-profile"], cwd=ROOT, check=True)
+    module = directory / "profile.wasm"
+    subprocess.run(["bash", "web_demo/build_wasm.sh", "--profile", str(module)], cwd=ROOT,
+                   check=True)
+    return module
+
+
+def native_profile(model: Path, position: int, repeats: int) -> tuple[str, list[float]]:
+    """(the kernels' name, the fields) of the native profiler, best kernels."""
+    command = [str(NATIVE), str(model), "", str(position), str(repeats)]
+    found = json.loads(subprocess.run(command, capture_output=True, text=True,
+                                      check=True).stdout)
+    return found["kernels"], found["fields"]
+
+
+def table(positions: list[int], native: dict, wasm: dict) -> str:
+    lines = ["| position | part | native ms | wasm ms | wasm / native |",
+             "|---|---|---|---|---|"]
+    for position in positions:
+        for index, name in enumerate(FIELDS):
+            n = statistics.median(run[index] for run in native[position])
+            w = statistics.median(run[index] for run in wasm[position])
+            ratio = f"{w / n:.2f}x" if n > 0 else "-"
+            lines.append(f"| {position} | {name} | {n:.4f} | {w:.4f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="a .ttc file (default: random seed size)")
+    parser.add_argument("--positions", default="256,1024,2000",
+                        help="KV-cache positions, comma-separated")
+    parser.add_argument("--repeats", type=int, default=200, help="decode steps per measure")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    args = parser.parse_args()
+    positions = [int(p) for p in args.positions.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="ttcc-bench-kernels-") as name:
+        directory = Path(name)
+        build(directory)
+        model = args.model or export_seed_model(directory)
+        shutil.copy(model, directory / "model.ttc")
+        native = {p: [] for p in positions}
+        wasm = {p: [] for p in positions}
+        # Cross-origin isolated: performance.now() steps 5 µs there instead of 100 µs.
+        with static_site(directory, isolated=True) as site, chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{site}/")  # the folder's listing: a page of the site, for fetch
+            for round_index in range(args.rounds):
+                for position in positions:
+                    for path in ("native", "wasm") if round_index % 2 else ("wasm", "native"):
+                        if path == "native":
+                            kernels, fields = native_profile(model, position, args.repeats)
+                            native[position].append(fields)
+                        else:
+                            wasm[position].append(
+                                page.evaluate(WASM_PROFILE, [position, args.repeats, len(FIELDS)]))
+                print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
+            browser_version = browser.version
+    print(f"native: kernels {kernels}, one thread; wasm: the relaxed-SIMD module in "
+          f"headless Chromium {browser_version}; {args.repeats} decode steps per measure, "
+          f"median of {args.rounds} interleaved rounds; ms per decode step\n")
+    print(table(positions, native, wasm))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+/* Where a decode step's time goes: each kernel call of single-token forward
+ * passes at one KV-cache position, timed, natively or in WebAssembly
+ * (bench/bench_kernels.py builds and runs both).
+ *
+ *   native:  kernel_profile MODEL KERNELS POSITION REPEATS   prints one JSON object,
+ *            {"kernels": name, "fields": [...]}; KERNELS "" is the best of this CPU
+ *   wasm:    the export kernel_profile(data, size, kernels, position, repeats)
+ *            returns a pointer to PROFILE_FIELDS doubles (below); the clock is
+ *            the import env.now (milliseconds)
+ *
+ * The fields, each in milliseconds per decode step: the whole step (with its
+ * kernels unwrapped, so without the timer's own cost), then the time inside
+ * each kernel (wrapped: every call timed) and the rest of the wrapped step. */
+#ifndef __wasm__
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#endif
+
+#include "../internal.h"
+
+enum { MATMUL, SCORES, VALUES, SOFTMAX, QUANTIZE, N_KERNELS };
+enum { STEP, KERNEL_TIMES, REST = KERNEL_TIMES + N_KERNELS, PROFILE_FIELDS };
+
+#ifdef __wasm__
+#define EXPORT(name) __attribute__((export_name(name)))
+__attribute__((import_module("env"), import_name("now"))) double now_ms(void);
+void *malloc(size_t size); /* engine_c/wasm/runtime.c */
+void free(void *pointer);
+#else
+#define EXPORT(name)
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+#endif
+
+static const ttc_kernels *timed; /* the kernels the wrappers call, and the last profiled */
+static double spent[N_KERNELS];
+
+#define TIMED(index, name, params, args)   \
+    static void timed_##name params        \
+    {                                      \
+        const double start = now_ms();     \
+        timed->name args;                  \
+        spent[index] += now_ms() - start;  \
+    }
+
+TIMED(MATMUL, matmul_q8,
+      (float *out, const int8_t *x, const float *xs, int n, const int8_t *w, const float *ws,
+       int rows, int cols, int group_size),
+      (out, x, xs, n, w, ws, rows, cols, group_size))
+TIMED(SCORES, attention_scores_q8,
+      (float *out, const int8_t *q, float q_scale, const int8_t *keys, const float *key_scales,
+       int n_keys, int head_dim, int key_stride),
+      (out, q, q_scale, keys, key_scales, n_keys, head_dim, key_stride))
+TIMED(VALUES, attention_values_q8,
+      (float *out, const float *weights, const int8_t *values, const float *value_scales,
+       int n_values, int head_dim),
+      (out, weights, values, value_scales, n_values, head_dim))
+TIMED(SOFTMAX, softmax, (float *x, int n), (x, n))
+TIMED(QUANTIZE, quantize_q8, (int8_t *q, float *scales, const float *x, int n, int group_size),
+      (q, scales, x, n, group_size))
+
+/* Milliseconds per decode step at position (the last of position + 1 tokens,
+ * alternating between two characters, so that each call runs one token). */
+static double decode_ms(ttc_session *session, int *ids, int position, int repeats)
+{
+    static float logits[TTC_VOCAB_SIZE];
+    double total = 0.0;
+    for (int r = 0; r < repeats; r++) {
+        ids[position] = "xy"[r % 2];
+        const double start = now_ms();
+        ttc_session_logits(session, ids, (size_t)position + 1, logits, 1);
+        total += now_ms() - start;
+    }
+    return total / repeats;
+}
+
+EXPORT("kernel_profile")
+double *kernel_profile(const void *data, size_t size, const char *kernels, int position,
+                       int repeats)
+{
+    static double fields[PROFILE_FIELDS];
+    static const char code[] =
+        "def merge(left, right):\n    result = []\n    while left and right:\n"
+        "        if left[0] <= right[0]:\n            result.append(left.pop(0))\n"
+        "        else:\n            result.append(right.pop(0))\n    return result + left + right\n";
+    ttc_model *model = NULL;
+    ttc_session *session = NULL;
+    ttc_session_options options;
+    ttc_session_options_init(&options);
+    options.kernels = kernels[0] == '\0' ? NULL : kernels; /* "": the best of this CPU */
+    if (position < 1 || repeats < 1 || ttc_model_load(data, size, &model) != TTC_OK ||
+        ttc_session_create(model, &options, &session) != TTC_OK) {
+        ttc_model_free(model);
+        return NULL;
+    }
+    int *ids = malloc(((size_t)position + 1) * sizeof *ids);
+    ids[0] = TTC_TOKEN_BOS;
+    for (int i = 1; i <= position; i++)
+        ids[i] = code[(i - 1) % (sizeof code - 1)];
+
+    decode_ms(session, ids, position, 1); /* the first call runs the whole prefix */
+    fields[STEP] = decode_ms(session, ids, position, repeats);
+    ttc_kernels wrapped = *session->kernels;
+    timed = session->kernels;
+    wrapped.matmul_q8 = timed_matmul_q8;
+    wrapped.attention_scores_q8 = timed_attention_scores_q8;
+    wrapped.attention_values_q8 = timed_attention_values_q8;
+    wrapped.softmax = timed_softmax;
+    wrapped.quantize_q8 = timed_quantize_q8;
+    session->kernels = &wrapped;
+    for (int k = 0; k < N_KERNELS; k++)
+        spent[k] = 0.0;
+    fields[REST] = decode_ms(session, ids, position, repeats);
+    for (int k = 0; k < N_KERNELS; k++) {
+        fields[KERNEL_TIMES + k] = spent[k] / repeats;
+        fields[REST] -= spent[k] / repeats;
+    }
+    session->kernels = timed;
+
+    free(ids);
+    ttc_session_free(session);
+    ttc_model_free(model);
+    return fields;
+}
+
+#ifndef __wasm__
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: kernel_profile MODEL KERNELS POSITION REPEATS\n");
+        return 2;
+    }
+    FILE *file = fopen(argv[1], "rb");
+    if (file == NULL) {
+        perror(argv[1]);
+        return 1;
+    }
+    fseek(file, 0, SEEK_END);
+    const long size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    void *data = malloc((size_t)size);
+    const size_t read = fread(data, 1, (size_t)size, file);
+    fclose(file);
+    const double *fields = read == (size_t)size
+                               ? kernel_profile(data, read, argv[2], atoi(argv[3]), atoi(argv[4]))
+                               : NULL;
+    free(data);
+    if (fields == NULL) {
+        fprintf(stderr, "kernel_profile: cannot profile %s with kernels %s\n", argv[1], argv[2]);
+        return 1;
+    }
+    printf("{\"kernels\": \"%s\", \"fields\": [%.6f", timed->name, fields[0]);
+    for (int i = 1; i < PROFILE_FIELDS; i++)
+        printf(", %.6f", fields[i]);
+    printf("]}\n");
+    return 0;
+}
+#endif
