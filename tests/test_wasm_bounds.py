@@ -3,7 +3,8 @@ that it ends exactly where the module's memory ends: a read past the file would 
 (tests/node/wasm_bounds.mjs). Every load must give the native engine's status.
 
 tests/node/engine_wasm_bounds.test.mjs does the same with every byte of the fuzz
-corpus's small models, and checks that the bytes before a file do not matter."""
+corpus's small models, for both modules, and checks that the bytes before a file do not
+matter; the last test here runs it with relaxed SIMD on where node needs a flag for it."""
 
 from __future__ import annotations
 
@@ -64,3 +65,32 @@ def test_damaged_models_give_the_native_status_without_reading_past_them(
         assert result["message"] == native, result["damage"]
     messages = {result["message"] for result in results}
     assert {"ok", "model file is truncated"} <= messages and len(messages) >= 5, messages
+
+
+RELAXED_SIMD_FLAG = "--experimental-wasm-relaxed-simd"
+BOUNDS_TEST = ROOT / "tests" / "node" / "engine_wasm_bounds.test.mjs"
+
+
+def relaxed_simd_needs_a_flag() -> bool:
+    """Whether this node runs relaxed SIMD only with RELAXED_SIMD_FLAG (node 20);
+    without it (tests/test_native_suites.py's node run), the bounds test skips
+    engine-relaxed.wasm."""
+    probe = subprocess.run([NODE, RELAXED_SIMD_FLAG, "-e", "0"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    NODE is None or not relaxed_simd_needs_a_flag(),
+    reason="node is missing, or runs relaxed SIMD without a flag (then the node suite covers it)",
+)
+def test_relaxed_module_does_not_read_past_damaged_models() -> None:
+    completed = subprocess.run(
+        [NODE, RELAXED_SIMD_FLAG, "--test", str(BOUNDS_TEST)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-4000:]
+    assert "# skipped 0" in output and "# fail 0" in output, output[-4000:]
