@@ -24,6 +24,13 @@ void free(void *pointer);
 
 enum { TTC_MEMORY_BLEND_PARAMS = 5, TTC_MEMORY_MAX_PIECES = 3, TTC_MEMORY_VOCAB = 128 };
 
+/* The model file (FORMAT.md): its header's size and where the checksum sits. */
+enum { TTC_FILE_HEADER_SIZE = 128, TTC_FILE_CHECKSUM_OFFSET = 96 };
+
+/* The CRC-32 a model file of size >= TTC_FILE_HEADER_SIZE must hold at
+ * TTC_FILE_CHECKSUM_OFFSET: the whole file's, with those 4 bytes read as 0. */
+uint32_t ttc_file_checksum(const uint8_t *data, size_t size);
+
 /* An int8 matrix with one float scale per group of group_size columns. */
 typedef struct {
     const int8_t *values; /* rows x cols */

@@ -4,10 +4,10 @@
 #include "internal.h"
 
 enum {
-    HEADER_SIZE = 128,
+    HEADER_SIZE = TTC_FILE_HEADER_SIZE,
     FORMAT_VERSION = 1,
     ALIGNMENT = 64,
-    CHECKSUM_OFFSET = 96,
+    CHECKSUM_OFFSET = TTC_FILE_CHECKSUM_OFFSET,
     FLAG_TIED_CLASSIFIER = 1,
     FLAG_MEMORY_BLEND = 2,
     MEMORY_BLEND_OFFSET = 100,
@@ -66,7 +66,7 @@ static uint32_t crc32_update(uint32_t crc, const uint32_t *table, const uint8_t 
     return crc;
 }
 
-static uint32_t file_checksum(const uint8_t *data, size_t size)
+uint32_t ttc_file_checksum(const uint8_t *data, size_t size)
 {
     uint32_t table[256];
     for (uint32_t i = 0; i < 256; i++) {
@@ -317,7 +317,7 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
     int status = check_dimensions(h);
     if (status == TTC_OK)
         status = check_layout(h, size);
-    if (status == TTC_OK && file_checksum(bytes, size) != h->checksum)
+    if (status == TTC_OK && ttc_file_checksum(bytes, size) != h->checksum)
         status = TTC_ERR_BAD_CHECKSUM;
     return status;
 }

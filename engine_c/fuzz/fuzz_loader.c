@@ -12,30 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ttc.h"
-
-enum { HEADER_SIZE = 128, CHECKSUM_OFFSET = 96 };
-
-/* CRC-32 (zlib's) of the file with its checksum field read as 0, as
- * engine_c/FORMAT.md defines it. */
-static uint32_t file_checksum(const uint8_t *data, size_t size)
-{
-    static uint32_t table[256];
-    if (table[1] == 0) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int bit = 0; bit < 8; bit++)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    }
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < size; i++) {
-        const uint8_t byte = i >= CHECKSUM_OFFSET && i < CHECKSUM_OFFSET + 4 ? 0 : data[i];
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8);
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
+#include "../internal.h" /* ttc.h, and the file's checksum */
 
 static void check(int condition)
 {
@@ -47,7 +24,7 @@ static void use_model(const ttc_model *model, ttc_kv_precision precision)
 {
     ttc_model_info info;
     ttc_model_get_info(model, &info);
-    check(info.vocab_size == 128 && info.file_size >= HEADER_SIZE);
+    check(info.vocab_size == 128 && info.file_size >= TTC_FILE_HEADER_SIZE);
     size_t length = 0;
     const char *metadata = ttc_model_metadata(model, &length);
     char *copy = malloc(length + 1); /* copying makes AddressSanitizer check its bounds */
@@ -96,12 +73,12 @@ static void load(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     load(data, size);
-    if (size >= HEADER_SIZE) {
+    if (size >= TTC_FILE_HEADER_SIZE) {
         uint8_t *repaired = malloc(size);
         memcpy(repaired, data, size);
-        const uint32_t crc = file_checksum(repaired, size);
+        const uint32_t crc = ttc_file_checksum(repaired, size);
         for (int i = 0; i < 4; i++)
-            repaired[CHECKSUM_OFFSET + i] = (uint8_t)(crc >> (8 * i));
+            repaired[TTC_FILE_CHECKSUM_OFFSET + i] = (uint8_t)(crc >> (8 * i));
         load(repaired, size);
         free(repaired);
     }
