@@ -68,15 +68,13 @@ static int8_t *head_keys(const ttc_session *s, int layer, int kv_head)
            ((size_t)layer * m->info.n_kv_heads + kv_head) * m->info.window * m->head_dim;
 }
 
-/* The int8 value cache of one (layer, kv head): its positions in pairs, as
- * attention_values_q8 takes them (kernels.h), the window rounded up to an
- * even number of positions. */
-static int8_t *head_value_pairs(const ttc_session *s, int layer, int kv_head)
+/* The int8 value cache of one (layer, kv head): its positions in groups, as
+ * attention_values_q8 takes them (kernels.h). */
+static int8_t *head_values(const ttc_session *s, int layer, int kv_head)
 {
     const ttc_model *m = s->model;
-    const size_t positions = ((size_t)m->info.window + 1) / 2 * 2;
-    return s->cache.values_q8 +
-           ((size_t)layer * m->info.n_kv_heads + kv_head) * positions * m->head_dim;
+    return s->cache.values_q8 + ((size_t)layer * m->info.n_kv_heads + kv_head) *
+                                    ttc_value_cache_positions(m->info.window) * m->head_dim;
 }
 
 static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
@@ -97,15 +95,15 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
                                 c->key_scales + scale, k + h * head_dim, head_dim, head_dim);
         s->kernels->quantize_q8(value, c->value_scales + scale, v + h * head_dim, head_dim,
                                 head_dim);
-        /* Value i of pos is byte 2i + pos % 2 of its pair. An even position
-         * also zeroes its partner's bytes: the cache then holds no
-         * uninitialised bytes, though the kernel only ever multiplies those
-         * of a missing partner by 0. */
-        int8_t *pair = head_value_pairs(s, layer, h) + (size_t)(pos - pos % 2) * head_dim;
+        /* The first position of a group also zeroes the group's other
+         * positions: the cache then holds no uninitialised bytes, though the
+         * kernel only ever multiplies those of missing positions by 0. */
+        int8_t *values = head_values(s, layer, h);
         for (int i = 0; i < head_dim; i++) {
-            pair[2 * i + pos % 2] = value[i];
-            if (pos % 2 == 0)
-                pair[2 * i + 1] = 0;
+            if (pos % TTC_VALUES_KEY_GROUP == 0)
+                for (int other = 1; other < TTC_VALUES_KEY_GROUP; other++)
+                    values[ttc_value_offset(pos + other, i, head_dim)] = 0;
+            values[ttc_value_offset(pos, i, head_dim)] = value[i];
         }
     }
 }
@@ -127,7 +125,7 @@ static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int
                                     head_keys(s, layer, kv_head), c->key_scales + scales, n_keys,
                                     head_dim, head_dim);
     s->kernels->softmax(scores, n_keys);
-    s->kernels->attention_values_q8(out, scores, head_value_pairs(s, layer, kv_head),
+    s->kernels->attention_values_q8(out, scores, head_values(s, layer, kv_head),
                                     c->value_scales + scales, n_keys, head_dim);
 }
 

@@ -89,11 +89,19 @@ typedef struct {
 
 /* The key/value cache of every layer: int8 with one scale per (position,
  * kv head), or fp32 for the reference path. */
+/* Positions held per (layer, kv head) in the int8 value cache: the window
+ * rounded up to whole groups of attention_values_q8 (kernels.h). */
+static inline size_t ttc_value_cache_positions(int window)
+{
+    const size_t group = TTC_VALUES_KEY_GROUP;
+    return ((size_t)window + group - 1) / group * group;
+}
+
 typedef struct {
     ttc_kv_precision precision;
     int8_t *keys_q8;   /* (layers, n_kv_heads, window, head_dim) */
-    int8_t *values_q8; /* (layers, n_kv_heads, window rounded up to even, head_dim), with
-                        * positions 2p and 2p+1 interleaved byte by byte (kernels.h) */
+    int8_t *values_q8; /* (layers, n_kv_heads, ttc_value_cache_positions, head_dim), with
+                        * positions in groups of 4 interleaved byte by byte (kernels.h) */
     float *key_scales, *value_scales; /* (layers, n_kv_heads, window) */
     float *keys_f32, *values_f32;    /* (layers, window, kv_dim) */
 } ttc_kv_cache;

@@ -22,11 +22,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* attention_values_q8's constants (below): keys per exact integer block, the
- * largest quantised weight, and the floor of the largest weight. */
+/* attention_values_q8's constants (below): keys per exact integer block, keys
+ * interleaved in the value cache, the largest quantised weight (14 bits:
+ * 127 * 128 + 127, two 7-bit parts), and the floor of the largest weight. */
 #define TTC_VALUES_KEY_BLOCK 256
-#define TTC_VALUES_WEIGHT_MAX 32767.0f
+#define TTC_VALUES_KEY_GROUP 4
+#define TTC_VALUES_WEIGHT_MAX 16383.0f
 #define TTC_VALUES_WEIGHT_FLOOR 0x1p-100f
+
+/* Where value i of key t lies in attention_values_q8's values array: keys
+ * come in groups of TTC_VALUES_KEY_GROUP, interleaved byte by byte. */
+static inline size_t ttc_value_offset(int t, int i, int head_dim)
+{
+    const int in_group = t % TTC_VALUES_KEY_GROUP;
+    return (size_t)(t - in_group) * (size_t)head_dim + (size_t)TTC_VALUES_KEY_GROUP * (size_t)i +
+           (size_t)in_group;
+}
 
 typedef struct ttc_kernels {
     const char *name;
@@ -49,46 +60,47 @@ typedef struct ttc_kernels {
                                 int n_keys, int head_dim, int key_stride);
 
     /* Attention output from one kv head's int8 value cache. The weights are
-     * quantised to 16 bits, so that the sums over the keys are exact integer
-     * dot products (the fast kernels multiply int16 weights by int8 values
-     * widened to int16, two keys at a time), taken in blocks of 256 keys
-     * (TTC_VALUES_KEY_BLOCK; 32767 is TTC_VALUES_WEIGHT_MAX, 2^-100
+     * quantised to 14 bits, so that the sums over the keys are exact integer
+     * dot products (the fast kernels multiply the weights, whole as int16 or
+     * in two 7-bit parts, by int8 values), taken in blocks of 256 keys
+     * (TTC_VALUES_KEY_BLOCK; 16383 is TTC_VALUES_WEIGHT_MAX, 2^-100
      * TTC_VALUES_WEIGHT_FLOOR):
      *   w[t] = weights[t] * value_scales[t]
-     *   w_max = the largest of 2^-100 and the |w[t]| (any order gives the same;
+     *   w_max = the largest of 2^-100 and the w[t] (any order gives the same;
      *           the floor keeps inverse finite)
-     *   inverse = 32767.0f / w_max;  unit = w_max / 32767.0f
-     *   wq[t] = (int32_t)ttc_round_even(w[t] * inverse)      in [-32767, 32767]
+     *   inverse = 16383.0f / w_max;  unit = w_max / 16383.0f
+     *   wq[t] = (int32_t)ttc_round_even(w[t] * inverse)      in [0, 16383]
      *   out[i] = 0
      *   for each block of keys t0 .. t0 + 255 (t0 = 0, 256, 512, ...; the last
      *   block ends at n_values - 1), in order:
      *     out[i] = out[i] + (float)(sum over the block of wq[t] * v[t][i])
      *   out[i] = out[i] * unit
-     * The block sums are exact in int32: 256 * 32767 * 128 < 2^31. Softmax
-     * weights are never below 0; signed weights work all the same.
+     * The block sums are exact in int32: 256 * 16383 * 128 < 2^31.
      *
-     * The values come in pairs of keys: pair p interleaves keys 2p and 2p + 1
-     * byte by byte, so that
-     *   v[t][i] = values[(t - t % 2) * head_dim + 2 * i + t % 2]
-     * and the two int8 values of output i for a pair sit side by side. When
-     * n_values is odd, the last pair's second key (t = n_values) is not part
-     * of the sum and its bytes may hold anything: kernels may read them (the
-     * array always holds whole pairs) but only multiply them by a weight of
-     * exactly 0; weights[n_values] and value_scales[n_values] are never read.
-     * weights, value_scales and their products must be finite; head_dim is
-     * any size >= 1. */
+     * The values come in groups of 4 keys (TTC_VALUES_KEY_GROUP): group g
+     * interleaves keys 4g .. 4g + 3 byte by byte, so that
+     *   v[t][i] = values[ttc_value_offset(t, i, head_dim)]
+     * and the four int8 values of output i for a group sit side by side. When
+     * n_values is not a multiple of 4, the last group's missing keys (t >=
+     * n_values) are not part of the sum and their bytes may hold anything:
+     * kernels may read them (the array always holds whole groups) but only
+     * multiply them by a weight of exactly 0; weights[t] and value_scales[t]
+     * are never read for them. weights and value_scales must be finite and
+     * not negative (softmax weights and quantisation scales are), and so must
+     * their products; head_dim is any size >= 1. */
     void (*attention_values_q8)(float *out, const float *weights,
                                 const int8_t *values, const float *value_scales,
                                 int n_values, int head_dim);
 
     /* Softmax in place, n >= 1:
      *   max = the largest x[i] (without NaNs, any order gives the same);
-     *   x[i] = ttc_expf(x[i] - max)                       (ttc_math.h)
+     *   x[i] = ttc_softmax_expf(x[i] - max)               (ttc_math.h)
      *   lane[0..7] = 0; for i in order: lane[i % 8] = lane[i % 8] + x[i]
      *   sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
      *         ((lane[4] + lane[5]) + (lane[6] + lane[7]))
      *   inverse = 1.0f / sum; x[i] = x[i] * inverse
-     * Fast kernels compute ttc_expf lane by lane with exactly its steps. */
+     * Fast kernels compute ttc_softmax_expf lane by lane with exactly its
+     * steps. */
     void (*softmax)(float *x, int n);
 
     /* Activation quantisation, group by group (n is a multiple of group_size,

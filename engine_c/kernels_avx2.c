@@ -273,22 +273,29 @@ static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scal
 }
 
 /* ---- attention_values_q8 ----
- * Per block of keys, the quantised weights go to a stack array, two int16 to
- * each pair of keys; then every pair adds its two keys' products to the
- * outputs' int32 sums at once: 16 bytes of a pair (8 outputs of two keys),
- * widened to int16, times the pair's two weights broadcast, summed in pairs
- * by vpmaddwd. */
+ * Per block of keys, the quantised weights go to a stack array, four int16 to
+ * each group of keys, in the order w0 w2 w1 w3; then every group adds its four
+ * keys' products to the outputs' int32 sums at once. 32 bytes of a group hold
+ * 8 outputs of four keys; read as int16, an output is two words, keys 0 and 1
+ * then keys 2 and 3. Their low bytes (keys 0 and 2), sign-extended by
+ * vpmaddubsw against the unsigned bytes 1, 0, times w0 w2, and their high
+ * bytes (keys 1 and 3), sign-extended by a shift, times w1 w3, both summed in
+ * pairs by vpmaddwd, add up to each output's sum in one int32 lane: 8 outputs
+ * to a register. (Widening 16 bytes with vpmovsxbw instead, times w0 w1 w2
+ * w3, saves the vpmaddubsw but leaves an output's two half sums in two lanes:
+ * 4 outputs to a register, too few registers for 48 outputs in one pass over
+ * the values, and two passes measured some 10% slower at head_dim 48.) */
 
-/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+/* The largest of the floor and the weights[t] * value_scales[t] (never
+ * negative, kernels.h). */
 static TARGET float values_weight_max(const float *weights, const float *value_scales, int n)
 {
-    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 m = _mm256_set1_ps(TTC_VALUES_WEIGHT_FLOOR);
     for (int t = 0; t < n; t += 8) {
         const __m256i k = first_lanes(n - t);
         const __m256 w = _mm256_mul_ps(_mm256_maskload_ps(weights + t, k),
                                        _mm256_maskload_ps(value_scales + t, k));
-        m = _mm256_max_ps(m, _mm256_and_ps(w, magnitude));
+        m = _mm256_max_ps(m, w);
     }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
@@ -308,8 +315,9 @@ INLINE __m256i quantize_weights8(const float *weights, const float *value_scales
     return _mm256_sub_epi32(_mm256_castps_si256(r), magic);
 }
 
-/* wq[0 .. n) for n <= 256 keys, then zeros up to the next multiple of 16
- * (which covers the missing second key of an odd n). */
+/* wq[0 .. n) for n <= 256 keys, each group's four in the order w0 w2 w1 w3,
+ * then zeros up to the next multiple of 16 (which covers the missing keys of
+ * a last group that is not whole). */
 static TARGET void values_quantize_weights(int16_t *wq, const float *weights,
                                            const float *value_scales, int n, float inverse)
 {
@@ -318,36 +326,52 @@ static TARGET void values_quantize_weights(int16_t *wq, const float *weights,
         const __m256i lo = quantize_weights8(weights, value_scales, t, n, iv);
         const __m256i hi = quantize_weights8(weights, value_scales, t + 8, n, iv);
         /* packs works per 128-bit half (and never saturates here): put the
-         * four 64-bit quarters back in order */
+         * four 64-bit quarters, one group each, back in order, then swap the
+         * middle two words of each (w0 w1 w2 w3 to w0 w2 w1 w3) */
         const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xd8);
-        _mm256_storeu_si256((__m256i *)(void *)(wq + t), packed);
+        const __m256i swapped = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(packed, 0xd8), 0xd8);
+        _mm256_storeu_si256((__m256i *)(void *)(wq + t), swapped);
     }
 }
 
-/* out[0 .. 8*nb) of one block of n_pairs pairs (pair p at pairs + p *
- * pair_bytes, its weights at wq + 2p), nb <= 8: stored when first, else added
- * to out. The sums' only chain is vpaddd's, one cycle: one set suffices. nb
- * is a constant after inlining; the loops run to literal bounds and test
- * j < nb so that both gcc and clang unroll them and keep the sums in
- * registers. */
-INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                         int pair_bytes, int nb, int first)
+/* The two int16 at p, repeated in every 32-bit lane. */
+INLINE __m256i broadcast_words2(const int16_t *p)
 {
+    int32_t w;
+    __builtin_memcpy(&w, p, sizeof w);
+    return _mm256_set1_epi32(w);
+}
+
+/* out[0 .. 8*nb) of one block of n_groups groups (group g at groups + g *
+ * group_bytes, its weights at wq + 4g), nb <= 8: stored when first, else added
+ * to out. The sums' only chain is vpaddd's, one cycle: one set suffices. nb is
+ * a constant after inlining; the loops run to literal bounds and test j < nb
+ * so that both gcc and clang unroll them. gcc keeps the sums in registers up
+ * to nb = 6 and spills a few beyond, which still measured faster than two
+ * passes over the values. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *groups, int n_groups,
+                         int group_bytes, int nb, int first)
+{
+    const __m256i low_byte = _mm256_set1_epi16(1); /* bytes 1, 0 */
     __m256i acc[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         acc[j] = _mm256_setzero_si256();
-    for (int p = 0; p < n_pairs; p++) {
-        int32_t w;
-        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
-        const __m256i ws = _mm256_set1_epi32(w);
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
+    for (int g = 0; g < n_groups; g++) {
+        const __m256i w02 = broadcast_words2(wq + 4 * g);
+        const __m256i w13 = broadcast_words2(wq + 4 * g + 2);
+        const int8_t *v = groups + (size_t)g * group_bytes;
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++)
             if (j < nb) {
-                const __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(v + 16 * j));
+                /* lddqu: a load that gcc does not fold into vpmaddubsw, which
+                 * would then read the bytes twice */
+                const __m256i x = _mm256_lddqu_si256((const __m256i *)(const void *)(v + 32 * j));
+                const __m256i keys02 = _mm256_maddubs_epi16(low_byte, x);
+                const __m256i keys13 = _mm256_srai_epi16(x, 8);
                 acc[j] = _mm256_add_epi32(acc[j],
-                                          _mm256_madd_epi16(_mm256_cvtepi8_epi16(bytes), ws));
+                                          _mm256_add_epi32(_mm256_madd_epi16(keys02, w02),
+                                                           _mm256_madd_epi16(keys13, w13)));
             }
     }
 #pragma GCC unroll 8
@@ -361,14 +385,16 @@ INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int
 }
 
 /* The same for the last head_dim % 8 outputs (n < 8), one at a time. */
-static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                        int pair_bytes, int n, int first)
+static void values_tail(float *out, const int16_t *wq, const int8_t *groups, int n_groups,
+                        int group_bytes, int n, int first)
 {
     int32_t acc[8] = {0};
-    for (int p = 0; p < n_pairs; p++) {
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
+    for (int g = 0; g < n_groups; g++) {
+        const int8_t *v = groups + (size_t)g * group_bytes;
+        const int16_t *w = wq + 4 * g; /* w0 w2 w1 w3 */
         for (int i = 0; i < n; i++)
-            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
+            acc[i] += w[0] * (int32_t)v[4 * i] + w[2] * (int32_t)v[4 * i + 1] +
+                      w[1] * (int32_t)v[4 * i + 2] + w[3] * (int32_t)v[4 * i + 3];
     }
     for (int i = 0; i < n; i++)
         out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
@@ -381,34 +407,34 @@ static TARGET void attention_values_q8(float *out, const float *weights,
     const float w_max = values_weight_max(weights, value_scales, n_values);
     const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
     const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
-    const int pair_bytes = 2 * head_dim;
+    const int group_bytes = TTC_VALUES_KEY_GROUP * head_dim;
     _Alignas(32) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
         const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
-        const int n_pairs = (n_keys + 1) / 2;
-        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
         const int first = t0 == 0;
         int i = 0;
         while (head_dim - i >= 8) {
             const int nb = min_int(8, (head_dim - i) / 8);
             float *o = out + i;
-            const int8_t *v = pairs + 2 * i;
+            const int8_t *v = values + ttc_value_offset(t0, i, head_dim);
             switch (nb) {
-            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
-            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
-            case 3: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
-            case 4: values_block(o, wq, v, n_pairs, pair_bytes, 4, first); break;
-            case 5: values_block(o, wq, v, n_pairs, pair_bytes, 5, first); break;
-            case 6: values_block(o, wq, v, n_pairs, pair_bytes, 6, first); break;
-            case 7: values_block(o, wq, v, n_pairs, pair_bytes, 7, first); break;
-            default: values_block(o, wq, v, n_pairs, pair_bytes, 8, first); break;
+            case 1: values_block(o, wq, v, n_groups, group_bytes, 1, first); break;
+            case 2: values_block(o, wq, v, n_groups, group_bytes, 2, first); break;
+            case 3: values_block(o, wq, v, n_groups, group_bytes, 3, first); break;
+            case 4: values_block(o, wq, v, n_groups, group_bytes, 4, first); break;
+            case 5: values_block(o, wq, v, n_groups, group_bytes, 5, first); break;
+            case 6: values_block(o, wq, v, n_groups, group_bytes, 6, first); break;
+            case 7: values_block(o, wq, v, n_groups, group_bytes, 7, first); break;
+            default: values_block(o, wq, v, n_groups, group_bytes, 8, first); break;
             }
             i += 8 * nb;
         }
         if (i < head_dim)
-            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
+            values_tail(out + i, wq, values + ttc_value_offset(t0, i, head_dim), n_groups,
+                        group_bytes, head_dim - i, first);
     }
     const __m256 u = _mm256_set1_ps(unit);
     int i = 0;
@@ -420,27 +446,26 @@ static TARGET void attention_values_q8(float *out, const float *weights,
 
 /* ---- softmax ---- */
 
-/* ttc_expf (ttc_math.h) on 8 lanes, with exactly its steps: its branches
- * become selects, its rounding the same magic-number add and subtract. */
+/* ttc_softmax_expf (ttc_math.h) on 8 lanes, with exactly its steps: its
+ * branch becomes a select, its 2^n the same shift of shifted's bits. */
 INLINE __m256 exp8(__m256 x)
 {
-    const __m256 zero = _mm256_cmp_ps(x, _mm256_set1_ps(TTC_EXP_LOWEST), _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_set1_ps(TTC_EXP_HIGHEST), x); /* x > 88 ? 88 : x */
+    /* the lanes that are >= -87 (false for NaN, which gives 0 as in
+     * ttc_softmax_expf) */
+    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(TTC_EXP_LOWEST), _CMP_GE_OQ);
     const __m256 magic = _mm256_set1_ps(TTC_ROUND_MAGIC);
-    const __m256 n = _mm256_sub_ps(
-        _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(TTC_EXP_LOG2E)), magic), magic);
-    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_HI)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_LO)));
-    __m256 p = _mm256_set1_ps(TTC_EXP_C6);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C5));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C4));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C3));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(0.5f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(zero, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+    const __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(TTC_EXP_LOG2E));
+    const __m256 shifted = _mm256_add_ps(y, magic);
+    const __m256 f = _mm256_sub_ps(y, _mm256_sub_ps(shifted, magic));
+    __m256 p = _mm256_set1_ps(TTC_EXP2_C5);
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(TTC_EXP2_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(TTC_EXP2_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(TTC_EXP2_C2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(TTC_EXP2_C1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(shifted), 23),
+                                          _mm256_set1_epi32(127 << 23));
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 
 /* The reference's sum of its 8 lanes, in its order. */

@@ -25,7 +25,7 @@ static int min_int(int a, int b)
     return a < b ? a : b;
 }
 
-/* ---- int8 products: where the two sets differ (and pairs_add below) ----
+/* ---- int8 products: where the two sets differ (and madd_add below) ----
  * Both add the products of 64 int8 pairs to 16 int32 lanes, 4 per lane. The
  * shared code below takes one of them as a parameter; every call is inlined
  * with a constant argument, so each set gets its own straight-line code (a
@@ -283,7 +283,7 @@ INLINE void scores_block(float *out, const int8_t *q, __m512 qs, const int8_t *c
 
 /* Keys come from memory (the cache of a long context outgrows L2): each
  * block asks for the lines this far ahead of it, which measured some 5%
- * faster decoding at 1500 keys (the values, in pairs, gain nothing from it). */
+ * faster decoding at 1500 keys (the values, read in order, gained nothing from it). */
 enum { PREFETCH_BYTES = 3072 };
 
 /* A last block of fewer than 16 keys repeats its last key. */
@@ -316,26 +316,30 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
 }
 
 /* ---- attention_values_q8 ----
- * Per block of keys, the quantised weights go to a stack array, two int16 to
- * each pair of keys; then every pair adds its two keys' products to the
- * outputs' int32 sums at once: 32 bytes of a pair (16 outputs of two keys),
- * widened to int16, times the pair's two weights broadcast, summed in pairs.
- * Integer sums are exact in any order: the pairs alternate between two sets
- * of sums so that VNNI's additions are not one chain of dependent ones. */
+ * Per block of keys, the quantised weights go to a stack array, four int16 to
+ * each group of keys; then every group adds its four keys' products to the
+ * outputs' int32 sums at once: 32 bytes of a group (8 outputs of four keys),
+ * widened to int16, times the group's four weights broadcast, summed in pairs
+ * (vpmaddwd, vpdpwssd). Each int32 lane thus holds half of one output's sum,
+ * over the group's first two keys or its last two; the halves are added once
+ * per block. Integer sums are exact in any order: the groups alternate
+ * between two sets of sums so that VNNI's additions are not one chain of
+ * dependent ones. */
 
-typedef __m512i pairs_add_fn(__m512i acc, __m512i v, __m512i w);
+typedef __m512i madd_add_fn(__m512i acc, __m512i v, __m512i w);
 
-INLINE __m512i pairs_add_bw(__m512i acc, __m512i v, __m512i w)
+INLINE __m512i madd_add_bw(__m512i acc, __m512i v, __m512i w)
 {
     return _mm512_add_epi32(acc, _mm512_madd_epi16(v, w));
 }
 
-INLINE_VNNI __m512i pairs_add_vnni(__m512i acc, __m512i v, __m512i w)
+INLINE_VNNI __m512i madd_add_vnni(__m512i acc, __m512i v, __m512i w)
 {
     return _mm512_dpwssd_epi32(acc, v, w);
 }
 
-/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+/* The largest of the floor and the weights[t] * value_scales[t] (never
+ * negative, kernels.h). */
 INLINE float values_weight_max(const float *weights, const float *value_scales, int n)
 {
     __m512 m = _mm512_set1_ps(TTC_VALUES_WEIGHT_FLOOR);
@@ -343,13 +347,13 @@ INLINE float values_weight_max(const float *weights, const float *value_scales, 
         const __mmask16 k = first_lanes(min_int(16, n - t));
         const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, weights + t),
                                        _mm512_maskz_loadu_ps(k, value_scales + t));
-        m = _mm512_max_ps(m, _mm512_abs_ps(w));
+        m = _mm512_max_ps(m, w);
     }
     return _mm512_reduce_max_ps(m);
 }
 
 /* wq[0 .. n) for n <= 256 keys, then zeros up to the next multiple of 16
- * (which covers the missing second key of an odd n). */
+ * (which covers the missing keys of a last group that is not whole). */
 INLINE void values_quantize_weights(int16_t *wq, const float *weights,
                                     const float *value_scales, int n, float inverse)
 {
@@ -367,90 +371,100 @@ INLINE void values_quantize_weights(int16_t *wq, const float *weights,
     }
 }
 
-/* 16 outputs of a pair as int16: 32 bytes at p, or the first 2n (n < 16) by
+/* 8 outputs of a group as int16: 32 bytes at p, or the first 4n (n < 8) by
  * a masked load when last is set. */
-INLINE __m512i load_pair16(const int8_t *p, int last, __mmask32 last_mask)
+INLINE __m512i load_group8(const int8_t *p, int last, __mmask32 last_mask)
 {
     const __m256i bytes = last ? _mm256_maskz_loadu_epi8(last_mask, p)
                                : _mm256_loadu_si256((const __m256i *)(const void *)p);
     return _mm512_cvtepi8_epi16(bytes);
 }
 
-/* acc[0 .. nb) + the products of one pair at v (16 outputs to a register,
+/* acc[0 .. nb) + the products of one group at v (8 outputs to a register,
  * the last register's n_last of them selected by last_mask) with its weights
  * ws. */
-INLINE void pair_add(__m512i acc[4], const int8_t *v, __m512i ws, int nb, __mmask32 last_mask,
-                     pairs_add_fn *pairs_add)
+INLINE void group_add(__m512i acc[8], const int8_t *v, __m512i ws, int nb, __mmask32 last_mask,
+                      madd_add_fn *madd_add)
 {
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
         if (j < nb)
-            acc[j] = pairs_add(acc[j], load_pair16(v + 32 * j, j == nb - 1, last_mask), ws);
+            acc[j] = madd_add(acc[j], load_group8(v + 32 * j, j == nb - 1, last_mask), ws);
 }
 
-/* out[0 .. n) of one block of n_pairs pairs (pair p at pairs + p * pair_bytes,
- * its weights at wq + 2p), 16 * (nb - 1) < n <= 16 * nb: stored when first,
- * else added to out. nb is a constant after inlining; the loops run to
- * literal bounds and test j < nb so that both gcc and clang unroll them and
- * keep the 2 * nb sums in registers. */
-INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                         int pair_bytes, int n, int nb, int first, pairs_add_fn *pairs_add)
+/* The group's four weights at w, repeated in every 64-bit lane. */
+INLINE __m512i group_weights(const int16_t *w)
 {
-    const int n_last = n - 16 * (nb - 1);
-    const __mmask32 last_mask = (__mmask32)(n_last == 16 ? 0xffffffffu : (1u << 2 * n_last) - 1);
-    __m512i acc0[4], acc1[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++)
+    int64_t four;
+    __builtin_memcpy(&four, w, sizeof four);
+    return _mm512_set1_epi64(four);
+}
+
+/* out[0 .. n) of one block of n_groups groups (group g at groups + g *
+ * group_bytes, its weights at wq + 4g), 8 * (nb - 1) < n <= 8 * nb: stored
+ * when first, else added to out. nb is a constant after inlining; the loops
+ * run to literal bounds and test j < nb so that both gcc and clang unroll
+ * them and keep the 2 * nb sums in registers. */
+INLINE void values_block(float *out, const int16_t *wq, const int8_t *groups, int n_groups,
+                         int group_bytes, int n, int nb, int first, madd_add_fn *madd_add)
+{
+    const int n_last = n - 8 * (nb - 1);
+    const __mmask32 last_mask = (__mmask32)(n_last == 8 ? 0xffffffffu : (1u << 4 * n_last) - 1);
+    __m512i acc0[8], acc1[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
         acc0[j] = acc1[j] = _mm512_setzero_si512();
-    const int8_t *v = pairs;
-    int p = 0;
-    for (; p + 2 <= n_pairs; p += 2, v += 2 * (size_t)pair_bytes) {
-        int32_t w[2];
-        __builtin_memcpy(w, wq + 2 * p, sizeof w);
-        pair_add(acc0, v, _mm512_set1_epi32(w[0]), nb, last_mask, pairs_add);
-        pair_add(acc1, v + pair_bytes, _mm512_set1_epi32(w[1]), nb, last_mask, pairs_add);
+    const int8_t *v = groups;
+    int g = 0;
+    for (; g + 2 <= n_groups; g += 2, v += 2 * (size_t)group_bytes) {
+        group_add(acc0, v, group_weights(wq + 4 * g), nb, last_mask, madd_add);
+        group_add(acc1, v + group_bytes, group_weights(wq + 4 * g + 4), nb, last_mask, madd_add);
     }
-    if (p < n_pairs) {
-        int32_t w;
-        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
-        pair_add(acc0, v, _mm512_set1_epi32(w), nb, last_mask, pairs_add);
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++)
+    if (g < n_groups)
+        group_add(acc0, v, group_weights(wq + 4 * g), nb, last_mask, madd_add);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
         if (j < nb) {
-            const __mmask16 k = first_lanes(min_int(16, n - 16 * j));
-            __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(acc0[j], acc1[j]));
+            /* an output's halves share a 64-bit lane: its low 32 bits get the sum */
+            const __m512i s = _mm512_add_epi32(acc0[j], acc1[j]);
+            const __m512i halves = _mm512_add_epi32(s, _mm512_srli_epi64(s, 32));
+            const __m256i sums = _mm512_cvtepi64_epi32(halves);
+            const __mmask8 k = (__mmask8)first_lanes(min_int(8, n - 8 * j));
+            __m256 sum = _mm256_cvtepi32_ps(sums);
             if (!first)
-                sum = _mm512_add_ps(_mm512_maskz_loadu_ps(k, out + 16 * j), sum);
-            _mm512_mask_storeu_ps(out + 16 * j, k, sum);
+                sum = _mm256_add_ps(_mm256_maskz_loadu_ps(k, out + 8 * j), sum);
+            _mm256_mask_storeu_ps(out + 8 * j, k, sum);
         }
 }
 
 INLINE void attention_values_q8(float *out, const float *weights, const int8_t *values,
                                 const float *value_scales, int n_values, int head_dim,
-                                pairs_add_fn *pairs_add)
+                                madd_add_fn *madd_add)
 {
     const float w_max = values_weight_max(weights, value_scales, n_values);
     const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
     const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
-    const int pair_bytes = 2 * head_dim;
+    const int group_bytes = TTC_VALUES_KEY_GROUP * head_dim;
     _Alignas(64) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
         const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
-        const int n_pairs = (n_keys + 1) / 2;
-        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
         const int first = t0 == 0;
         for (int i = 0; i < head_dim; i += 64) {
             const int n = min_int(64, head_dim - i);
             float *o = out + i;
-            const int8_t *v = pairs + 2 * i;
-            switch ((n + 15) / 16) {
-            case 1: values_block(o, wq, v, n_pairs, pair_bytes, n, 1, first, pairs_add); break;
-            case 2: values_block(o, wq, v, n_pairs, pair_bytes, n, 2, first, pairs_add); break;
-            case 3: values_block(o, wq, v, n_pairs, pair_bytes, n, 3, first, pairs_add); break;
-            default: values_block(o, wq, v, n_pairs, pair_bytes, n, 4, first, pairs_add); break;
+            const int8_t *v = values + ttc_value_offset(t0, i, head_dim);
+            switch ((n + 7) / 8) {
+            case 1: values_block(o, wq, v, n_groups, group_bytes, n, 1, first, madd_add); break;
+            case 2: values_block(o, wq, v, n_groups, group_bytes, n, 2, first, madd_add); break;
+            case 3: values_block(o, wq, v, n_groups, group_bytes, n, 3, first, madd_add); break;
+            case 4: values_block(o, wq, v, n_groups, group_bytes, n, 4, first, madd_add); break;
+            case 5: values_block(o, wq, v, n_groups, group_bytes, n, 5, first, madd_add); break;
+            case 6: values_block(o, wq, v, n_groups, group_bytes, n, 6, first, madd_add); break;
+            case 7: values_block(o, wq, v, n_groups, group_bytes, n, 7, first, madd_add); break;
+            default: values_block(o, wq, v, n_groups, group_bytes, n, 8, first, madd_add); break;
             }
         }
     }
@@ -463,27 +477,26 @@ INLINE void attention_values_q8(float *out, const float *weights, const int8_t *
 
 /* ---- softmax (no int8 products: one function serves both sets) ---- */
 
-/* ttc_expf (ttc_math.h) on 16 lanes, with exactly its steps: its branches
- * become selects, its rounding the same magic-number add and subtract. */
+/* ttc_softmax_expf (ttc_math.h) on 16 lanes, with exactly its steps: its
+ * branch becomes a zero-masked multiply, its 2^n the same shift of shifted's
+ * bits. */
 INLINE __m512 exp16(__m512 x)
 {
-    /* the lanes that are not below -87 (NaN included, as in ttc_expf) */
-    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(TTC_EXP_LOWEST), _CMP_NLT_UQ);
-    x = _mm512_min_ps(_mm512_set1_ps(TTC_EXP_HIGHEST), x); /* x > 88 ? 88 : x */
+    /* the lanes that are >= -87 (not NaN, which gives 0 as in
+     * ttc_softmax_expf) */
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(TTC_EXP_LOWEST), _CMP_GE_OQ);
     const __m512 magic = _mm512_set1_ps(TTC_ROUND_MAGIC);
-    const __m512 n = _mm512_sub_ps(
-        _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(TTC_EXP_LOG2E)), magic), magic);
-    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(TTC_EXP_LN2_HI)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(TTC_EXP_LN2_LO)));
-    __m512 p = _mm512_set1_ps(TTC_EXP_C6);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C5));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TTC_EXP_C3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    const __m512i bits = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    const __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(TTC_EXP_LOG2E));
+    const __m512 shifted = _mm512_add_ps(y, magic);
+    const __m512 f = _mm512_sub_ps(y, _mm512_sub_ps(shifted, magic));
+    __m512 p = _mm512_set1_ps(TTC_EXP2_C5);
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(TTC_EXP2_C4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(TTC_EXP2_C3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(TTC_EXP2_C2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(TTC_EXP2_C1));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(shifted), 23),
+                                          _mm512_set1_epi32(127 << 23));
     return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(bits));
 }
 
@@ -604,7 +617,7 @@ static TARGET void attention_values_q8_bw(float *out, const float *weights,
                                           const int8_t *values, const float *value_scales,
                                           int n_values, int head_dim)
 {
-    attention_values_q8(out, weights, values, value_scales, n_values, head_dim, pairs_add_bw);
+    attention_values_q8(out, weights, values, value_scales, n_values, head_dim, madd_add_bw);
 }
 
 static TARGET_VNNI void matmul_q8_vnni(float *out, const int8_t *x, const float *xs,
@@ -627,7 +640,7 @@ static TARGET_VNNI void attention_values_q8_vnni(float *out, const float *weight
                                                  int n_values, int head_dim)
 {
     attention_values_q8(out, weights, values, value_scales, n_values, head_dim,
-                        pairs_add_vnni);
+                        madd_add_vnni);
 }
 
 static const ttc_kernels kernels_avx512 = {

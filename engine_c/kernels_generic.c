@@ -50,8 +50,7 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
     float w_max = TTC_VALUES_WEIGHT_FLOOR;
     for (int t = 0; t < n_values; t++) {
         const float w = weights[t] * value_scales[t];
-        const float a = w < 0.0f ? -w : w;
-        w_max = a > w_max ? a : w_max;
+        w_max = w > w_max ? w : w_max;
     }
     const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
     const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
@@ -71,11 +70,9 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
             for (int i = 0; i < n; i++)
                 acc[i] = 0;
             for (int k = 0; k < n_keys; k++) {
-                /* key t's value i: byte 2i + t % 2 of its pair */
-                const int t = t0 + k;
-                const int8_t *v = values + (size_t)(t - t % 2) * head_dim + 2 * i0 + t % 2;
+                const int8_t *v = values + ttc_value_offset(t0 + k, i0, head_dim);
                 for (int i = 0; i < n; i++)
-                    acc[i] += wq[k] * (int32_t)v[2 * i];
+                    acc[i] += wq[k] * (int32_t)v[TTC_VALUES_KEY_GROUP * i];
             }
             for (int i = 0; i < n; i++)
                 out[i0 + i] = out[i0 + i] + (float)acc[i];
@@ -91,7 +88,7 @@ static void softmax(float *x, int n)
     for (int i = 1; i < n; i++)
         max = x[i] > max ? x[i] : max;
     for (int i = 0; i < n; i++)
-        x[i] = ttc_expf(x[i] - max);
+        x[i] = ttc_softmax_expf(x[i] - max);
     float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     for (int i = 0; i < n; i++)
         lane[i % 8] = lane[i % 8] + x[i];

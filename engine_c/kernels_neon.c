@@ -227,133 +227,215 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
 }
 
 /* ---- attention_values_q8 ----
- * Per block of keys, the quantised weights go to a stack array, two int16 to
- * each pair of keys; then every pair adds its two keys' products to int32
- * sums: 16 bytes of a pair (8 outputs of two keys) widened to int16, times
- * the pair's two weights by widening multiply-adds. These keep the two keys'
- * products in separate lanes (the even lanes sum the first keys, the odd
- * ones the second), added pairwise once per block. */
+ * Per block of keys, the quantised weights go to stack arrays; then every
+ * group of 4 keys adds its keys' products to int32 sums, 16 bytes at a time:
+ * 4 outputs x the group's 4 keys, multiplied by the group's 4 weights
+ * repeated. The sums of 4 outputs become floats once per block. */
 
-/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+_Static_assert(TTC_VALUES_KEY_GROUP == 4, "16 bytes of values are 4 outputs x 4 keys");
+
+#if defined(__ARM_FEATURE_DOTPROD)
+/* vdotq_s32 multiplies int8 by int8, so each weight goes in two 7-bit parts,
+ * wq = 128 * hi + lo (both in [0, 127]), with a sum for each part: lane i of
+ * the dot product of 16 bytes with a group's 4 hi (or lo) parts, repeated,
+ * is output i's part over the group, and the block's sum is 128 * hi + lo,
+ * exact like the parts (128 * 256 * 127 * 128 < 2^31). */
+enum { VALUES_SUMS = 2 }; /* int32x4 sums per 4 outputs: hi, lo */
+
+typedef struct {
+    int16_t wq[TTC_VALUES_KEY_BLOCK];       /* whole, for the tail */
+    int8_t parts[2 * TTC_VALUES_KEY_BLOCK]; /* group g: 4 hi at 8g, then 4 lo */
+} values_weights;
+
+typedef struct {
+    int8x16_t hi, lo;
+} group_weights;
+
+/* Group g's quantised weights q. */
+INLINE void store_group_weights(values_weights *w, int g, int32x4_t q)
+{
+    vst1_s16(w->wq + 4 * g, vmovn_s32(q));
+    const int16x8_t parts = vcombine_s16(vmovn_s32(vshrq_n_s32(q, 7)),
+                                         vmovn_s32(vandq_s32(q, vdupq_n_s32(127))));
+    vst1_s8(w->parts + 8 * g, vmovn_s16(parts));
+}
+
+INLINE group_weights load_group_weights(const values_weights *w, int g)
+{
+    const int32x2_t parts = vreinterpret_s32_s8(vld1_s8(w->parts + 8 * g));
+    group_weights gw;
+    gw.hi = vreinterpretq_s8_s32(vdupq_lane_s32(parts, 0));
+    gw.lo = vreinterpretq_s8_s32(vdupq_lane_s32(parts, 1));
+    return gw;
+}
+
+/* sums plus the products of one group's 16 bytes for 4 outputs. */
+INLINE void group_madd(int32x4_t sums[VALUES_SUMS], int8x16_t v, group_weights w)
+{
+    sums[0] = vdotq_s32(sums[0], v, w.hi);
+    sums[1] = vdotq_s32(sums[1], v, w.lo);
+}
+
+/* Lane i: output i's sum over the block. */
+INLINE int32x4_t block_sums(const int32x4_t sums[VALUES_SUMS])
+{
+    return vaddq_s32(vshlq_n_s32(sums[0], 7), sums[1]);
+}
+#else
+/* Without dot products the 16 bytes are widened to int16 and multiplied by
+ * the group's 4 int16 weights, repeated, by widening multiply-adds: one
+ * int32x4 per output, whose lanes keep the 4 keys' products apart; the lanes
+ * are added once per block. */
+enum { VALUES_SUMS = 4 }; /* int32x4 sums per 4 outputs: one per output */
+
+typedef struct {
+    int16_t wq[TTC_VALUES_KEY_BLOCK];
+} values_weights;
+
+typedef int16x8_t group_weights; /* w0 .. w3, w0 .. w3 */
+
+/* Group g's quantised weights q. */
+INLINE void store_group_weights(values_weights *w, int g, int32x4_t q)
+{
+    vst1_s16(w->wq + 4 * g, vmovn_s32(q));
+}
+
+INLINE group_weights load_group_weights(const values_weights *w, int g)
+{
+    const int16x4_t wq = vld1_s16(w->wq + 4 * g);
+    return vcombine_s16(wq, wq);
+}
+
+INLINE void group_madd(int32x4_t sums[VALUES_SUMS], int8x16_t v, group_weights w)
+{
+    const int16x8_t lo = vmovl_s8(vget_low_s8(v)); /* outputs 0 and 1 of the 4 */
+    const int16x8_t hi = vmovl_high_s8(v);         /* outputs 2 and 3 */
+    sums[0] = vmlal_s16(sums[0], vget_low_s16(lo), vget_low_s16(w));
+    sums[1] = vmlal_high_s16(sums[1], lo, w);
+    sums[2] = vmlal_s16(sums[2], vget_low_s16(hi), vget_low_s16(w));
+    sums[3] = vmlal_high_s16(sums[3], hi, w);
+}
+
+INLINE int32x4_t block_sums(const int32x4_t sums[VALUES_SUMS])
+{
+    return sum4(sums);
+}
+#endif
+
+/* The largest of the floor and the weights[t] * value_scales[t] (never
+ * negative, kernels.h). */
 static float values_weight_max(const float *weights, const float *value_scales, int n)
 {
     float32x4_t m = vdupq_n_f32(TTC_VALUES_WEIGHT_FLOOR);
     int t = 0;
     for (; t + 4 <= n; t += 4)
-        m = vmaxq_f32(m, vabsq_f32(vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t))));
+        m = vmaxq_f32(m, vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t)));
     float w_max = vmaxvq_f32(m);
     for (; t < n; t++) {
         const float w = weights[t] * value_scales[t];
-        const float a = w < 0.0f ? -w : w;
-        w_max = a > w_max ? a : w_max;
+        w_max = w > w_max ? w : w_max;
     }
     return w_max;
 }
 
-/* wq[0 .. n) for n <= 256 keys, and wq[n] = 0 when n is odd (the missing
- * second key of the last pair). */
-static void values_quantize_weights(int16_t *wq, const float *weights,
+/* The weights of n <= 256 keys, and 0 for the missing keys of a last group
+ * that is not whole. */
+static void values_quantize_weights(values_weights *w, const float *weights,
                                     const float *value_scales, int n, float inverse)
 {
     const float32x4_t iv = vdupq_n_f32(inverse);
     const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
     int t = 0;
     for (; t + 4 <= n; t += 4) {
-        const float32x4_t w = vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t));
+        const float32x4_t p = vmulq_f32(vld1q_f32(weights + t), vld1q_f32(value_scales + t));
         /* ttc_round_even with the magic number's subtraction on the bits (kernels.h) */
-        const float32x4_t r = vaddq_f32(vmulq_f32(w, iv), magic);
-        const int32x4_t q = vsubq_s32(vreinterpretq_s32_f32(r), vreinterpretq_s32_f32(magic));
-        vst1_s16(wq + t, vmovn_s32(q));
+        const float32x4_t r = vaddq_f32(vmulq_f32(p, iv), magic);
+        store_group_weights(w, t / 4,
+                            vsubq_s32(vreinterpretq_s32_f32(r), vreinterpretq_s32_f32(magic)));
     }
-    for (; t < n; t++)
-        wq[t] = (int16_t)ttc_round_clamped(weights[t] * value_scales[t] * inverse,
-                                            TTC_VALUES_WEIGHT_MAX);
-    if (n % 2 == 1)
-        wq[n] = 0;
+    if (t < n) {
+        int32_t last[4] = {0, 0, 0, 0};
+        for (int k = 0; k < n - t; k++)
+            last[k] = ttc_round_clamped(weights[t + k] * value_scales[t + k] * inverse,
+                                        TTC_VALUES_WEIGHT_MAX);
+        store_group_weights(w, t / 4, vld1q_s32(last));
+    }
 }
 
-/* out[0 .. 8*nb) of one block of n_pairs pairs (pair p at pairs + p *
- * pair_bytes, its weights at wq + 2p), nb <= 3: stored when first, else added
- * to out. nb is a constant after inlining; the loops run to literal bounds
- * and test j < nb so that both gcc and clang unroll them and keep the sums in
- * registers. */
-INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                         int pair_bytes, int nb, int first)
+/* out[0 .. 4*nb) of one block of n_groups groups (group g at groups + g *
+ * group_bytes), nb <= 4: stored when first, else added to out. nb is a
+ * constant after inlining; the loops run to literal bounds and test j < nb so
+ * that both gcc and clang unroll them and keep the sums in registers. */
+INLINE void values_block(float *out, const values_weights *w, const int8_t *groups,
+                         int n_groups, int group_bytes, int nb, int first)
 {
-    int32x4_t acc[12];
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++)
-        acc[j] = vdupq_n_s32(0);
-    for (int p = 0; p < n_pairs; p++) {
-        int32_t w;
-        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
-        const int16x8_t ws = vreinterpretq_s16_s32(vdupq_n_s32(w)); /* w0, w1, w0, w1, ... */
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            if (j < nb) {
-                const int8x16_t bytes = vld1q_s8(v + 16 * j);
-                const int16x8_t lo = vmovl_s8(vget_low_s8(bytes)); /* outputs 0-3 of the 8 */
-                const int16x8_t hi = vmovl_high_s8(bytes);         /* outputs 4-7 */
-                acc[4 * j] = vmlal_s16(acc[4 * j], vget_low_s16(lo), vget_low_s16(ws));
-                acc[4 * j + 1] = vmlal_high_s16(acc[4 * j + 1], lo, ws);
-                acc[4 * j + 2] = vmlal_s16(acc[4 * j + 2], vget_low_s16(hi), vget_low_s16(ws));
-                acc[4 * j + 3] = vmlal_high_s16(acc[4 * j + 3], hi, ws);
-            }
+    int32x4_t sums[4 * VALUES_SUMS];
+#pragma GCC unroll 16
+    for (int j = 0; j < 4 * VALUES_SUMS; j++)
+        sums[j] = vdupq_n_s32(0);
+    for (int g = 0; g < n_groups; g++) {
+        const group_weights gw = load_group_weights(w, g);
+        const int8_t *v = groups + (size_t)g * group_bytes;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (j < nb)
+                group_madd(sums + VALUES_SUMS * j, vld1q_s8(v + 16 * j), gw);
     }
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; j++)
-        if (j < 2 * nb) {
-            float32x4_t sum = vcvtq_f32_s32(vpaddq_s32(acc[2 * j], acc[2 * j + 1]));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        if (j < nb) {
+            float32x4_t sum = vcvtq_f32_s32(block_sums(sums + VALUES_SUMS * j));
             if (!first)
                 sum = vaddq_f32(vld1q_f32(out + 4 * j), sum);
             vst1q_f32(out + 4 * j, sum);
         }
 }
 
-/* The same for the last head_dim % 8 outputs (n < 8), one at a time. */
-static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                        int pair_bytes, int n, int first)
+/* The same for the last head_dim % 4 outputs (n < 4), one at a time. */
+static void values_tail(float *out, const int16_t *wq, const int8_t *groups, int n_groups,
+                        int group_bytes, int n, int first)
 {
-    int32_t acc[8] = {0};
-    for (int p = 0; p < n_pairs; p++) {
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
+    int32_t acc[3] = {0, 0, 0};
+    for (int g = 0; g < n_groups; g++) {
+        const int8_t *v = groups + (size_t)g * group_bytes;
         for (int i = 0; i < n; i++)
-            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
+            for (int k = 0; k < 4; k++)
+                acc[i] += wq[4 * g + k] * (int32_t)v[4 * i + k];
     }
     for (int i = 0; i < n; i++)
         out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
 }
 
+/* Outputs go 16 at a time, then 8, then 4, then the tail. */
 static void attention_values_q8(float *out, const float *weights, const int8_t *values,
                                 const float *value_scales, int n_values, int head_dim)
 {
     const float w_max = values_weight_max(weights, value_scales, n_values);
     const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
     const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
-    const int pair_bytes = 2 * head_dim;
-    int16_t wq[TTC_VALUES_KEY_BLOCK];
+    const int group_bytes = 4 * head_dim;
+    values_weights w;
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
         const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
-        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
-        const int n_pairs = (n_keys + 1) / 2;
-        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        values_quantize_weights(&w, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_groups = (n_keys + 3) / 4;
+        const int8_t *groups = values + (size_t)t0 * head_dim; /* group t0 / 4 */
         const int first = t0 == 0;
         int i = 0;
-        while (head_dim - i >= 8) {
-            const int nb = min_int(3, (head_dim - i) / 8);
-            float *o = out + i;
-            const int8_t *v = pairs + 2 * i;
-            switch (nb) {
-            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
-            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
-            default: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
-            }
-            i += 8 * nb;
+        for (; head_dim - i >= 16; i += 16)
+            values_block(out + i, &w, groups + 4 * i, n_groups, group_bytes, 4, first);
+        if (head_dim - i >= 8) {
+            values_block(out + i, &w, groups + 4 * i, n_groups, group_bytes, 2, first);
+            i += 8;
+        }
+        if (head_dim - i >= 4) {
+            values_block(out + i, &w, groups + 4 * i, n_groups, group_bytes, 1, first);
+            i += 4;
         }
         if (i < head_dim)
-            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
+            values_tail(out + i, w.wq, groups + 4 * i, n_groups, group_bytes, head_dim - i,
+                        first);
     }
     const float32x4_t u = vdupq_n_f32(unit);
     int i = 0;
@@ -365,28 +447,27 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
 
 /* ---- softmax ---- */
 
-/* ttc_expf (ttc_math.h) on 4 lanes, with exactly its steps: its branches
- * become selects, its rounding the same magic-number add and subtract. */
+/* ttc_softmax_expf (ttc_math.h) on 4 lanes, with exactly its steps: its
+ * branch becomes a select (lanes not >= -87, NaN included, give 0), its
+ * rounding the same magic-number add and subtract, and 2^n the same integer
+ * shift of shifted's bits by 23 plus the bias 127 << 23. */
 INLINE float32x4_t exp4(float32x4_t x)
 {
-    const uint32x4_t zero = vcltq_f32(x, vdupq_n_f32(TTC_EXP_LOWEST));
-    const float32x4_t highest = vdupq_n_f32(TTC_EXP_HIGHEST);
-    x = vbslq_f32(vcgtq_f32(x, highest), highest, x);
+    const uint32x4_t keep = vcgeq_f32(x, vdupq_n_f32(TTC_EXP_LOWEST)); /* false for NaN */
     const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
-    const float32x4_t n =
-        vsubq_f32(vaddq_f32(vmulq_f32(x, vdupq_n_f32(TTC_EXP_LOG2E)), magic), magic);
-    float32x4_t r = vsubq_f32(x, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_HI)));
-    r = vsubq_f32(r, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_LO)));
-    float32x4_t p = vdupq_n_f32(TTC_EXP_C6);
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C5));
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C4));
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C3));
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(0.5f));
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
-    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
-    const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-    const float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(bits));
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), zero));
+    const float32x4_t y = vmulq_f32(x, vdupq_n_f32(TTC_EXP_LOG2E));
+    const float32x4_t shifted = vaddq_f32(y, magic);
+    const float32x4_t f = vsubq_f32(y, vsubq_f32(shifted, magic));
+    float32x4_t p = vdupq_n_f32(TTC_EXP2_C5);
+    p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(TTC_EXP2_C4));
+    p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(TTC_EXP2_C3));
+    p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(TTC_EXP2_C2));
+    p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(TTC_EXP2_C1));
+    p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(1.0f));
+    const uint32x4_t bits = vaddq_u32(vshlq_n_u32(vreinterpretq_u32_f32(shifted), 23),
+                                      vdupq_n_u32(127u << 23));
+    const float32x4_t e = vmulq_f32(p, vreinterpretq_f32_u32(bits));
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(e), keep));
 }
 
 /* The reference's 8 lane sums are two registers: lanes 0-3 in acc[0], 4-7 in

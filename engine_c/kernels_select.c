@@ -152,10 +152,11 @@ static int check_values(const ttc_kernels *k, int n_values, int head_dim, int st
                         uint32_t seed)
 {
     enum { VALUES = 301, DIM = 48 };
-    int8_t values[(VALUES + 1) * DIM];
+    int8_t values[(VALUES + TTC_VALUES_KEY_GROUP - 1) * DIM];
     float weights[VALUES], value_scales[VALUES], want[DIM + CHECK_GUARD], got[DIM + CHECK_GUARD];
     uint32_t state = seed;
-    check_int8(values, (n_values + n_values % 2) * head_dim, &state, style);
+    const int groups = (n_values + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
+    check_int8(values, groups * TTC_VALUES_KEY_GROUP * head_dim, &state, style);
     check_floats(weights, n_values, &state, -12, -1, 0);
     check_floats(value_scales, n_values, &state, -8, -4, 0);
     check_mark(want, (int)sizeof want);
@@ -204,7 +205,7 @@ int ttc_kernels_self_check(const ttc_kernels *k)
         ok &= check_scores(k, 19, 61, style, seed + 4); /* 16s, then 8, then 5 bytes */
         ok &= check_scores(k, 8, 48, style, seed + 5);
         ok &= check_scores(k, 3, 7, style, seed + 6);
-        ok &= check_values(k, 301, 29, style, seed + 7); /* two blocks, odd, a tail */
+        ok &= check_values(k, 301, 29, style, seed + 7); /* two blocks, a part group, a tail */
         ok &= check_values(k, 64, 48, style, seed + 8);
     }
     ok &= check_softmax_quantize(k, 0x2545f491u);

@@ -312,23 +312,32 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
 }
 
 /* ---- attention_values_q8 ----
- * Per block of keys, the quantised weights go to a stack array, two int16 to
- * each pair of keys; then every pair adds its two keys' products to the
- * outputs' int32 sums at once: 8 bytes of a pair (4 outputs of two keys),
- * widened to int16, dot the pair's two weights (i32x4.dot_i16x8_s). */
+ * Per block of keys, the quantised weights go to a stack array; then every
+ * group of 4 keys adds its keys' products to the outputs' int32 sums at once,
+ * 16 bytes (4 outputs of the 4 keys) at a time.
+ *
+ * SIMD128: the bytes widened to int16 dot the group's 4 weights
+ * (i32x4.dot_i16x8_s), so that each int32 lane sums 2 keys of one output; the
+ * two halves of every output are added once per block.
+ *
+ * Relaxed SIMD: the weights in two 7-bit parts, w = 128 * hi + lo, each part
+ * dot the bytes with i32x4.relaxed_dot_i8x16_i7x16_add_s (twice the products
+ * per instruction, and no widening); hi and lo keep their own sums, joined
+ * once per block. The second operand's bytes lie in [0, 127], and a sum of
+ * two products is at most 2 * 128 * 127, as that instruction needs. */
 
-/* Outputs are taken in passes of up to 4 * VALUES_NB over a block's pairs:
- * VALUES_NB sums, and the rest of x86-64's 16 vector registers for V8. */
-enum { VALUES_NB = 8 };
+/* Outputs are taken in passes of up to 4 * VALUES_UNITS: 2 * VALUES_UNITS
+ * sums, and the rest of x86-64's 16 vector registers for V8. */
+enum { VALUES_UNITS = 4, VALUES_GROUP_BYTES = 4 * TTC_VALUES_KEY_GROUP };
 
-/* The largest of the floor and the |weights[t] * value_scales[t]|. */
+/* The largest of the floor and the weights[t] * value_scales[t]. */
 static float values_weight_max(const float *weights, const float *value_scales, int n)
 {
     v128_t m = wasm_f32x4_splat(TTC_VALUES_WEIGHT_FLOOR);
     int t = 0;
     for (; t + 4 <= n; t += 4)
-        m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_f32x4_mul(wasm_v128_load(weights + t),
-                                                            wasm_v128_load(value_scales + t))));
+        m = wasm_f32x4_pmax(m, wasm_f32x4_mul(wasm_v128_load(weights + t),
+                                              wasm_v128_load(value_scales + t)));
     float lane[4];
     wasm_v128_store(lane, m);
     float w_max = lane[0];
@@ -336,79 +345,173 @@ static float values_weight_max(const float *weights, const float *value_scales, 
         w_max = lane[j] > w_max ? lane[j] : w_max;
     for (; t < n; t++) {
         const float w = weights[t] * value_scales[t];
-        const float a = w < 0.0f ? -w : w;
-        w_max = a > w_max ? a : w_max;
+        w_max = w > w_max ? w : w_max;
     }
     return w_max;
 }
 
-/* wq[0 .. n) for n <= 256 keys, and wq[n] = 0 when n is odd (the missing
- * second key of the last pair). */
-static void values_quantize_weights(int16_t *wq, const float *weights,
+/* The quantised weights of the 4 keys at t as int32 (kernels.h: the magic
+ * number's subtraction done on the bits). */
+INLINE v128_t values_quantize4(const float *weights, const float *value_scales, int t,
+                               v128_t inverse)
+{
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    const v128_t w = wasm_f32x4_mul(wasm_v128_load(weights + t), wasm_v128_load(value_scales + t));
+    return wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(w, inverse), magic), magic);
+}
+
+#if defined(__wasm_relaxed_simd__)
+/* The weights of keys 0 .. n-1 (n <= 256), as two 7-bit parts: hi[t] =
+ * wq[t] >> 7, lo[t] = wq[t] & 127; both 0 from n up to a whole group. */
+typedef struct {
+    uint8_t hi[TTC_VALUES_KEY_BLOCK], lo[TTC_VALUES_KEY_BLOCK];
+} values_weights;
+
+static void values_quantize_weights(values_weights *wq, const float *weights,
                                     const float *value_scales, int n, float inverse)
 {
     const v128_t iv = wasm_f32x4_splat(inverse);
-    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    const v128_t low_bits = wasm_i32x4_splat(127);
     int t = 0;
     for (; t + 8 <= n; t += 8) {
-        v128_t q[2];
-        for (int h = 0; h < 2; h++) {
-            const v128_t w = wasm_f32x4_mul(wasm_v128_load(weights + t + 4 * h),
-                                            wasm_v128_load(value_scales + t + 4 * h));
-            /* ttc_round_even with the magic number's subtraction on the bits (kernels.h) */
-            q[h] = wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(w, iv), magic), magic);
-        }
-        wasm_v128_store(wq + t, wasm_i16x8_narrow_i32x4(q[0], q[1]));
+        const v128_t q0 = values_quantize4(weights, value_scales, t, iv);
+        const v128_t q1 = values_quantize4(weights, value_scales, t + 4, iv);
+        const v128_t hi = wasm_i16x8_narrow_i32x4(wasm_i32x4_shr(q0, 7), wasm_i32x4_shr(q1, 7));
+        const v128_t lo = wasm_i16x8_narrow_i32x4(wasm_v128_and(q0, low_bits),
+                                                  wasm_v128_and(q1, low_bits));
+        wasm_v128_store64_lane(wq->hi + t, wasm_u8x16_narrow_i16x8(hi, hi), 0);
+        wasm_v128_store64_lane(wq->lo + t, wasm_u8x16_narrow_i16x8(lo, lo), 0);
     }
-    for (; t < n; t++)
-        wq[t] = (int16_t)ttc_round_clamped(weights[t] * value_scales[t] * inverse,
+    for (; t < n; t++) {
+        const int32_t q = ttc_round_clamped(weights[t] * value_scales[t] * inverse,
                                             TTC_VALUES_WEIGHT_MAX);
-    if (n % 2 == 1)
-        wq[n] = 0;
+        wq->hi[t] = (uint8_t)(q >> 7);
+        wq->lo[t] = (uint8_t)(q & 127);
+    }
+    for (; t % TTC_VALUES_KEY_GROUP != 0; t++)
+        wq->hi[t] = wq->lo[t] = 0;
 }
 
-/* out[0 .. 4*nb) of one block of n_pairs pairs (pair p at pairs + p *
- * pair_bytes, its weights at wq + 2p), nb <= VALUES_NB: stored when first,
- * else added to out. nb is a constant after inlining; the loops run to
- * constant bounds and test j < nb so that the compiler unrolls them and keeps
- * the sums in locals. */
-INLINE void values_block(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                         int pair_bytes, int nb, int first)
+/* out[0 .. 4*nu) of one block of n_groups groups (group g at groups + g *
+ * group_bytes, its weights at 4g of wq's parts), nu <= VALUES_UNITS: stored
+ * when first, else added to out. nu is a constant after inlining; the loops
+ * run to constant bounds and test j < nu so that the compiler unrolls them
+ * and keeps the sums in locals. */
+INLINE void values_block(float *out, const values_weights *wq, const int8_t *groups,
+                         int n_groups, int group_bytes, int nu, int first)
 {
-    v128_t acc[VALUES_NB];
-#pragma GCC unroll 8
-    for (int j = 0; j < VALUES_NB; j++)
-        acc[j] = wasm_i32x4_splat(0);
-    for (int p = 0; p < n_pairs; p++) {
-        int32_t w;
-        __builtin_memcpy(&w, wq + 2 * p, sizeof w);
-        const v128_t ws = wasm_i32x4_splat(w); /* w0, w1, w0, w1, ... as int16 */
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
-#pragma GCC unroll 8
-        for (int j = 0; j < VALUES_NB; j++)
-            if (j < nb)
-                acc[j] = wasm_i32x4_add(acc[j],
-                                        wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(v + 8 * j), ws));
+    v128_t acc_hi[VALUES_UNITS], acc_lo[VALUES_UNITS];
+#pragma GCC unroll 4
+    for (int j = 0; j < VALUES_UNITS; j++)
+        acc_hi[j] = acc_lo[j] = wasm_i32x4_splat(0);
+    for (int g = 0; g < n_groups; g++) {
+        int32_t hi, lo;
+        __builtin_memcpy(&hi, wq->hi + 4 * g, sizeof hi);
+        __builtin_memcpy(&lo, wq->lo + 4 * g, sizeof lo);
+        const v128_t hs = wasm_i32x4_splat(hi), ls = wasm_i32x4_splat(lo);
+        const int8_t *v = groups + (size_t)g * group_bytes;
+#pragma GCC unroll 4
+        for (int j = 0; j < VALUES_UNITS; j++)
+            if (j < nu) {
+                const __i8x16 bytes = (__i8x16)wasm_v128_load(v + VALUES_GROUP_BYTES * j);
+                acc_hi[j] = (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4(
+                    bytes, (__i8x16)hs, (__i32x4)acc_hi[j]);
+                acc_lo[j] = (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4(
+                    bytes, (__i8x16)ls, (__i32x4)acc_lo[j]);
+            }
     }
-#pragma GCC unroll 8
-    for (int j = 0; j < VALUES_NB; j++)
-        if (j < nb) {
-            v128_t sum = wasm_f32x4_convert_i32x4(acc[j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < VALUES_UNITS; j++)
+        if (j < nu) {
+            const v128_t sums = wasm_i32x4_add(wasm_i32x4_shl(acc_hi[j], 7), acc_lo[j]);
+            v128_t sum = wasm_f32x4_convert_i32x4(sums);
             if (!first)
                 sum = wasm_f32x4_add(wasm_v128_load(out + 4 * j), sum);
             wasm_v128_store(out + 4 * j, sum);
         }
 }
 
-/* The same for the last head_dim % 4 outputs (n < 4), one at a time. */
-static void values_tail(float *out, const int16_t *wq, const int8_t *pairs, int n_pairs,
-                        int pair_bytes, int n, int first)
+/* wq's weight of key t */
+INLINE int32_t values_weight(const values_weights *wq, int t)
+{
+    return 128 * (int32_t)wq->hi[t] + (int32_t)wq->lo[t];
+}
+#else
+/* The weights of keys 0 .. n-1 (n <= 256) as int16; 0 from n up to a whole
+ * group. */
+typedef struct {
+    int16_t w[TTC_VALUES_KEY_BLOCK];
+} values_weights;
+
+static void values_quantize_weights(values_weights *wq, const float *weights,
+                                    const float *value_scales, int n, float inverse)
+{
+    const v128_t iv = wasm_f32x4_splat(inverse);
+    int t = 0;
+    for (; t + 8 <= n; t += 8)
+        wasm_v128_store(wq->w + t,
+                        wasm_i16x8_narrow_i32x4(values_quantize4(weights, value_scales, t, iv),
+                                                values_quantize4(weights, value_scales, t + 4, iv)));
+    for (; t < n; t++)
+        wq->w[t] = (int16_t)ttc_round_clamped(weights[t] * value_scales[t] * inverse,
+                                               TTC_VALUES_WEIGHT_MAX);
+    for (; t % TTC_VALUES_KEY_GROUP != 0; t++)
+        wq->w[t] = 0;
+}
+
+/* As the relaxed version above; each unit of 4 outputs has two sums, lanes
+ * (output 0 keys 0-1, output 0 keys 2-3, output 1 keys 0-1, ...) of its
+ * first and second 8 bytes. */
+INLINE void values_block(float *out, const values_weights *wq, const int8_t *groups,
+                         int n_groups, int group_bytes, int nu, int first)
+{
+    v128_t acc[2 * VALUES_UNITS];
+#pragma GCC unroll 8
+    for (int j = 0; j < 2 * VALUES_UNITS; j++)
+        acc[j] = wasm_i32x4_splat(0);
+    for (int g = 0; g < n_groups; g++) {
+        int64_t w;
+        __builtin_memcpy(&w, wq->w + 4 * g, sizeof w);
+        const v128_t ws = wasm_i64x2_splat(w); /* w0, w1, w2, w3, w0, ... as int16 */
+        const int8_t *v = groups + (size_t)g * group_bytes;
+#pragma GCC unroll 8
+        for (int j = 0; j < 2 * VALUES_UNITS; j++)
+            if (j < 2 * nu)
+                acc[j] = wasm_i32x4_add(acc[j],
+                                        wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(v + 8 * j), ws));
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < VALUES_UNITS; j++)
+        if (j < nu) {
+            const v128_t a = acc[2 * j], b = acc[2 * j + 1];
+            const v128_t sums = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6),
+                                               wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+            v128_t sum = wasm_f32x4_convert_i32x4(sums);
+            if (!first)
+                sum = wasm_f32x4_add(wasm_v128_load(out + 4 * j), sum);
+            wasm_v128_store(out + 4 * j, sum);
+        }
+}
+
+/* wq's weight of key t */
+INLINE int32_t values_weight(const values_weights *wq, int t)
+{
+    return wq->w[t];
+}
+#endif
+
+/* The last head_dim % 4 outputs (n < 4), one at a time. */
+static void values_tail(float *out, const values_weights *wq, const int8_t *groups,
+                        int n_groups, int group_bytes, int n, int first)
 {
     int32_t acc[4] = {0, 0, 0, 0};
-    for (int p = 0; p < n_pairs; p++) {
-        const int8_t *v = pairs + (size_t)p * pair_bytes;
-        for (int i = 0; i < n; i++)
-            acc[i] += wq[2 * p] * (int32_t)v[2 * i] + wq[2 * p + 1] * (int32_t)v[2 * i + 1];
+    for (int g = 0; g < n_groups; g++) {
+        const int8_t *v = groups + (size_t)g * group_bytes;
+        for (int k = 0; k < TTC_VALUES_KEY_GROUP; k++) {
+            const int32_t w = values_weight(wq, TTC_VALUES_KEY_GROUP * g + k);
+            for (int i = 0; i < n; i++)
+                acc[i] += w * (int32_t)v[TTC_VALUES_KEY_GROUP * i + k];
+        }
     }
     for (int i = 0; i < n; i++)
         out[i] = first ? (float)acc[i] : out[i] + (float)acc[i];
@@ -420,34 +523,31 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
     const float w_max = values_weight_max(weights, value_scales, n_values);
     const float inverse = TTC_VALUES_WEIGHT_MAX / w_max;
     const float unit = w_max / TTC_VALUES_WEIGHT_MAX;
-    const int pair_bytes = 2 * head_dim;
-    int16_t wq[TTC_VALUES_KEY_BLOCK];
+    const int group_bytes = TTC_VALUES_KEY_GROUP * head_dim;
+    values_weights wq;
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
         const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
-        values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
-        const int n_pairs = (n_keys + 1) / 2;
-        const int8_t *pairs = values + (size_t)t0 * head_dim; /* pair t0 / 2 */
+        values_quantize_weights(&wq, weights + t0, value_scales + t0, n_keys, inverse);
+        const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
+        const int8_t *groups = values + (size_t)t0 * head_dim; /* group t0 / 4 */
         const int first = t0 == 0;
         int i = 0;
         while (head_dim - i >= 4) {
-            const int nb = min_int(VALUES_NB, (head_dim - i) / 4);
+            const int nu = min_int(VALUES_UNITS, (head_dim - i) / 4);
             float *o = out + i;
-            const int8_t *v = pairs + 2 * i;
-            switch (nb) {
-            case 1: values_block(o, wq, v, n_pairs, pair_bytes, 1, first); break;
-            case 2: values_block(o, wq, v, n_pairs, pair_bytes, 2, first); break;
-            case 3: values_block(o, wq, v, n_pairs, pair_bytes, 3, first); break;
-            case 4: values_block(o, wq, v, n_pairs, pair_bytes, 4, first); break;
-            case 5: values_block(o, wq, v, n_pairs, pair_bytes, 5, first); break;
-            case 6: values_block(o, wq, v, n_pairs, pair_bytes, 6, first); break;
-            case 7: values_block(o, wq, v, n_pairs, pair_bytes, 7, first); break;
-            default: values_block(o, wq, v, n_pairs, pair_bytes, VALUES_NB, first); break;
+            const int8_t *v = groups + TTC_VALUES_KEY_GROUP * i;
+            switch (nu) {
+            case 1: values_block(o, &wq, v, n_groups, group_bytes, 1, first); break;
+            case 2: values_block(o, &wq, v, n_groups, group_bytes, 2, first); break;
+            case 3: values_block(o, &wq, v, n_groups, group_bytes, 3, first); break;
+            default: values_block(o, &wq, v, n_groups, group_bytes, VALUES_UNITS, first); break;
             }
-            i += 4 * nb;
+            i += 4 * nu;
         }
         if (i < head_dim)
-            values_tail(out + i, wq, pairs + 2 * i, n_pairs, pair_bytes, head_dim - i, first);
+            values_tail(out + i, &wq, groups + TTC_VALUES_KEY_GROUP * i, n_groups, group_bytes,
+                        head_dim - i, first);
     }
     const v128_t u = wasm_f32x4_splat(unit);
     int i = 0;
@@ -459,27 +559,24 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
 
 /* ---- softmax ---- */
 
-/* ttc_expf (ttc_math.h) on 4 lanes, with exactly its steps: its branches
- * become selects, its rounding the same magic-number add and subtract. */
+/* ttc_softmax_expf (ttc_math.h) on 4 lanes, with exactly its steps: its
+ * branch becomes a select, its bit moves the same integer shift and add. */
 INLINE v128_t exp4(v128_t x)
 {
-    const v128_t zero = wasm_f32x4_lt(x, wasm_f32x4_splat(TTC_EXP_LOWEST));
-    x = wasm_f32x4_pmin(x, wasm_f32x4_splat(TTC_EXP_HIGHEST)); /* x > 88 ? 88 : x */
+    const v128_t zero = wasm_v128_not(wasm_f32x4_ge(x, wasm_f32x4_splat(TTC_EXP_LOWEST)));
     const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
-    const v128_t n = wasm_f32x4_sub(
-        wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(TTC_EXP_LOG2E)), magic), magic);
-    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_HI)));
-    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_LO)));
-    v128_t p = wasm_f32x4_splat(TTC_EXP_C6);
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C5));
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C4));
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C3));
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-    const v128_t bits = wasm_i32x4_shl(
-        wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-    return wasm_v128_andnot(wasm_f32x4_mul(p, bits), zero);
+    const v128_t y = wasm_f32x4_mul(x, wasm_f32x4_splat(TTC_EXP_LOG2E));
+    const v128_t shifted = wasm_f32x4_add(y, magic);
+    const v128_t f = wasm_f32x4_sub(y, wasm_f32x4_sub(shifted, magic));
+    v128_t p = wasm_f32x4_splat(TTC_EXP2_C5);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(TTC_EXP2_C4));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(TTC_EXP2_C3));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(TTC_EXP2_C2));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(TTC_EXP2_C1));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f));
+    const v128_t scale =
+        wasm_i32x4_add(wasm_i32x4_shl(shifted, 23), wasm_i32x4_splat(127 << 23));
+    return wasm_v128_andnot(wasm_f32x4_mul(p, scale), zero);
 }
 
 /* The reference's 8 lane sums are two registers: lanes 0-3 in acc0, 4-7 in

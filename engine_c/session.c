@@ -47,9 +47,8 @@ static int allocate_buffers(ttc_session *s)
     const size_t kv_dim = (size_t)m->kv_dim, widest = hidden > dim ? hidden : dim;
     const size_t cache = (size_t)m->info.n_layers * window * kv_dim;
     const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
-    /* the int8 values in pairs of positions (forward.c), the window rounded up to even */
     const size_t value_cache = (size_t)m->info.n_layers * m->info.n_kv_heads *
-                               ((window + 1) / 2 * 2) * (size_t)m->head_dim;
+                               ttc_value_cache_positions(m->info.window) * (size_t)m->head_dim;
     const size_t pairs = (size_t)m->head_dim / 2;
     int failed = 0;
     ttc_scratch *x = &s->scratch;

@@ -66,4 +66,41 @@ static inline float ttc_expf(float x)
     return p * scale;
 }
 
+/* e^x for softmax, whose x - max is never above 0 and whose weights are
+ * quantised to 14 bits (kernels.h): a cheaper cousin of ttc_expf, about 40 %
+ * fewer operations. e^x = 2^y for y = x log2(e) rounded to a float: y = n + f
+ * with n = round(y), f in [-1/2, 1/2], 2^f by a degree-5 polynomial (fitted
+ * for the smallest relative error), 2^n through the exponent bits. Relative
+ * error below 5e-6 (below 3e-7 for x in [-1, 0]; the rest comes from rounding
+ * y); 1 at 0; 0 below -87 (and for NaN). For x <= 0 only. */
+#define TTC_EXP2_C5 0.00133088243f
+#define TTC_EXP2_C4 0.00967151672f
+#define TTC_EXP2_C3 0.0555058233f
+#define TTC_EXP2_C2 0.240222424f
+#define TTC_EXP2_C1 0.693147063f
+
+static inline float ttc_softmax_expf(float x)
+{
+    if (!(x >= TTC_EXP_LOWEST))
+        return 0.0f;
+    const float y = x * TTC_EXP_LOG2E;
+    /* n = round(y) lies in the low mantissa bits of y + 1.5 * 2^23 */
+    const float shifted = y + TTC_ROUND_MAGIC;
+    const float f = y - (shifted - TTC_ROUND_MAGIC);
+    float p = TTC_EXP2_C5;
+    p = p * f + TTC_EXP2_C4;
+    p = p * f + TTC_EXP2_C3;
+    p = p * f + TTC_EXP2_C2;
+    p = p * f + TTC_EXP2_C1;
+    p = p * f + 1.0f;
+    /* shifted's bits moved up by 23 are n's, in the exponent field (the
+     * magic number's own bits move out); + 127 biases them */
+    uint32_t bits;
+    __builtin_memcpy(&bits, &shifted, sizeof bits);
+    bits = (bits << 23) + (127u << 23);
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 #endif

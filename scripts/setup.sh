@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 # bookworm's default clang (14) builds engine.wasm.
 # g++, libkrb5-dev, ripgrep: code-server's native modules and its ripgrep (vscode_client/).
 # libclang-rt-14-dev: libFuzzer for clang 14 (engine_c/fuzz, scripts/fuzz.sh).
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross (only recommended by the former),
+# qemu-user: the NEON kernel test, built for AArch64 and run under qemu-aarch64
+# (make -C engine_c test-kernels-arm).
 APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep
-              libclang-rt-14-dev)
+              libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

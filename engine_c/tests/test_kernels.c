@@ -3,8 +3,8 @@
  * memcmp on many random shapes, and every output element beyond the
  * requested ones must be left untouched. The generic attention_values_q8 is
  * also checked against a literal transcription of its definition, the
- * generic quantize_q8 on known values, and ttc_expf (which softmax is built
- * on) against exp().
+ * generic quantize_q8 on known values, and ttc_expf and ttc_softmax_expf
+ * (which softmax is built on) against exp().
  *
  * Run with `make -C engine_c test-kernels` (or test-kernels-sanitize).
  * An optional argument sets the random seed. */
@@ -230,11 +230,11 @@ static void case_scores(int n_keys, int head_dim)
 }
 
 /* attention_values_q8's inputs (kernels.h): the values of n_values keys in
- * pairs (with, for an odd n_values, the missing last key's bytes set to
- * anything but 0, which must not matter), at exactly their size, and weights
- * and value scales in one of several styles: softmax-like weights with
- * positive scales (the engine's case), signed and larger, all equal (every
- * quantised weight then 32767, the largest sums), products below the floor
+ * groups of 4 (with the missing keys' bytes of a last group that is not
+ * whole set to anything but 0, which must not matter), at exactly their
+ * size, and weights and value scales in one of several styles: softmax-like
+ * weights with positive scales (the engine's case), larger, all equal (every
+ * quantised weight then 16383, the largest sums), products below the floor
  * of w_max (2^-100), or softmax-like with many zeros. */
 typedef struct {
     i8_buffer values;
@@ -243,15 +243,15 @@ typedef struct {
 
 static values_input new_values_input(int n_values, int head_dim, int style)
 {
-    const size_t pairs = (size_t)(n_values + 1) / 2;
+    const int group = TTC_VALUES_KEY_GROUP;
+    const size_t groups = (size_t)(n_values + group - 1) / group;
     const int value_style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
     values_input in;
-    in.values = new_i8(pairs * 2 * head_dim, value_style);
-    if (n_values % 2 == 1) {
-        int8_t *missing = in.values.p + (pairs - 1) * 2 * head_dim + 1;
+    in.values = new_i8(groups * group * head_dim, value_style);
+    for (int t = n_values; t < (int)groups * group; t++)
         for (int i = 0; i < head_dim; i++)
-            missing[2 * i] = (int8_t)(rand_int(0, 1) ? -128 : rand_int(1, 127));
-    }
+            in.values.p[ttc_value_offset(t, i, head_dim)] =
+                (int8_t)(rand_int(0, 1) ? -128 : rand_int(1, 127));
     in.weights = new_floats((size_t)n_values);
     in.value_scales = new_floats((size_t)n_values);
     switch (style) {
@@ -260,8 +260,8 @@ static values_input new_values_input(int n_values, int head_dim, int style)
         fill_scales(in.value_scales, (size_t)n_values, -12, 0, 0);
         break;
     case 1:
-        fill_scales(in.weights, (size_t)n_values, -14, 3, 1);
-        fill_scales(in.value_scales, (size_t)n_values, -12, 0, 1);
+        fill_scales(in.weights, (size_t)n_values, -14, 3, 0);
+        fill_scales(in.value_scales, (size_t)n_values, -12, 0, 0);
         break;
     case 2: {
         const float w = rand_float(-14, 0, 0), scale = rand_float(-12, 0, 0);
@@ -272,7 +272,7 @@ static values_input new_values_input(int n_values, int head_dim, int style)
         break;
     }
     case 3:
-        fill_scales(in.weights, (size_t)n_values, -60, -45, 1);
+        fill_scales(in.weights, (size_t)n_values, -60, -45, 0);
         fill_scales(in.value_scales, (size_t)n_values, -60, -50, 0);
         break;
     default:
@@ -326,18 +326,18 @@ static int values_by_definition(float *out, const float *weights, const int8_t *
     int overflow = 0;
     float w_max = 0x1p-100f;
     for (int t = 0; t < n_values; t++)
-        w_max = fmaxf(w_max, fabsf(weights[t] * value_scales[t]));
-    const float inverse = 32767.0f / w_max;
-    const float unit = w_max / 32767.0f;
+        w_max = fmaxf(w_max, weights[t] * value_scales[t]);
+    const float inverse = 16383.0f / w_max;
+    const float unit = w_max / 16383.0f;
     for (int i = 0; i < head_dim; i++) {
         out[i] = 0.0f;
         for (int t0 = 0; t0 < n_values; t0 += 256) {
             int64_t sum = 0;
             for (int t = t0; t < t0 + 256 && t < n_values; t++) {
                 const int32_t wq = (int32_t)ttc_round_even(weights[t] * value_scales[t] * inverse);
-                if (wq < -32767 || wq > 32767)
+                if (wq < 0 || wq > 16383)
                     overflow = 1;
-                sum += (int64_t)wq * values[(size_t)(t - t % 2) * head_dim + 2 * i + t % 2];
+                sum += (int64_t)wq * values[(size_t)(t - t % 4) * head_dim + 4 * i + t % 4];
             }
             if (sum < INT32_MIN || sum > INT32_MAX)
                 overflow = 1;
@@ -392,7 +392,7 @@ static void fill_softmax(float *x, int n, int style)
             break;
         case 3: {
             /* max is 0 (of either sign); -87 and its neighbours are the edge
-             * of ttc_expf's zero branch */
+             * of ttc_softmax_expf's zero branch */
             static const float edge[] = {0.0f, -0.0f, -87.0f, -87.000008f, -86.999992f,
                                          -86.5f, -87.5f, -1e-30f, -1.0f};
             v = edge[rand_int(0, (int)(sizeof edge / sizeof *edge) - 1)];
@@ -642,8 +642,10 @@ static void run_softmax_cases(void)
         case_softmax(rand_int(1, 3000), rand_int(0, 4));
 }
 
-/* The error tally of check_expf. */
+/* The error tally of an exponential against exp(). */
 typedef struct {
+    const char *name;
+    float (*fn)(float);
     double limit, worst;
     float worst_x;
     long checked;
@@ -653,54 +655,89 @@ typedef struct {
 static void check_expf_at(expf_tally *t, float x)
 {
     const double want = exp((double)x);
-    const double error = fabs((double)ttc_expf(x) - want) / want;
+    const double got = (double)t->fn(x);
+    const double error = fabs(got - want) / want;
     t->checked++;
     if (error > t->worst) {
         t->worst = error;
         t->worst_x = x;
     }
     if (error > t->limit && ++t->failed <= 5)
-        printf("FAIL ttc_expf(%.9g) = %.9g, exp() %.9g: relative error %.3g\n", (double)x,
-               (double)ttc_expf(x), want, error);
+        printf("FAIL %s(%.9g) = %.9g, exp() %.9g: relative error %.3g\n", t->name, (double)x,
+               got, want, error);
 }
 
-/* ttc_expf within 3e-7 relative error of exp() over [-87, 88]: every 331st
- * float of either sign (all exponents, many mantissas), the edges, and a
- * uniform grid. Returns the number of failures. */
+/* Every 331st float of the sign from 0 up to the magnitude of end (all
+ * exponents, many mantissas), end itself, and a grid of step 1e-4 over
+ * [lowest, highest]. */
+static void check_expf_range(expf_tally *t, float end, float lowest, float highest)
+{
+    uint32_t end_bits;
+    memcpy(&end_bits, &end, sizeof end_bits);
+    const uint32_t sign = end_bits & 0x80000000u, top = end_bits & 0x7fffffffu;
+    for (uint32_t b = 0;; b += 331) {
+        const int last = b >= top;
+        const uint32_t bits = sign | (last ? top : b);
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        check_expf_at(t, x);
+        if (last)
+            break;
+    }
+    for (int i = 0;; i++) {
+        const float x = lowest + (float)i * 1e-4f;
+        if (x > highest)
+            break;
+        check_expf_at(t, x);
+    }
+}
+
+static int report_expf(const expf_tally *t, const char *range)
+{
+    printf("%s: %ld values in %s, worst relative error %.3g at %.9g (limit %.0e): %s\n",
+           t->name, t->checked, range, t->worst, (double)t->worst_x, t->limit,
+           t->failed ? "FAILED" : "ok");
+    return t->failed;
+}
+
+static float expf_accurate(float x)
+{
+    return ttc_expf(x);
+}
+
+static float expf_softmax(float x)
+{
+    return ttc_softmax_expf(x);
+}
+
+/* ttc_expf within 3e-7 relative error of exp() over [-87, 88], 0 below -87
+ * and clamped above 88; ttc_softmax_expf within 5e-6 over [-87, 0] and 3e-7
+ * over [-1, 0], 1 at 0 and 0 below -87 or for NaN. Returns the number of
+ * failures. */
 static int check_expf(void)
 {
-    expf_tally t = {.limit = 3e-7};
-    uint32_t top_bits[2];
-    const float top[2] = {TTC_EXP_HIGHEST, -TTC_EXP_LOWEST};
-    memcpy(&top_bits[0], &top[0], sizeof top_bits[0]);
-    memcpy(&top_bits[1], &top[1], sizeof top_bits[1]);
-    for (int side = 0; side < 2; side++) {
-        const uint32_t sign = side ? 0x80000000u : 0;
-        for (uint32_t b = 0;; b += 331) {
-            const int last = b >= top_bits[side];
-            const uint32_t bits = sign | (last ? top_bits[side] : b);
-            float x;
-            memcpy(&x, &bits, sizeof x);
-            check_expf_at(&t, x);
-            if (last)
-                break;
-        }
-    }
-    for (int i = 0; i <= 1750000; i++) {
-        const float x = -87.0f + (float)i * 1e-4f;
-        if (x > 88.0f)
-            break;
-        check_expf_at(&t, x);
-    }
+    expf_tally accurate = {.name = "ttc_expf", .fn = expf_accurate, .limit = 3e-7};
+    check_expf_range(&accurate, TTC_EXP_HIGHEST, -87.0f, 88.0f);
+    check_expf_range(&accurate, TTC_EXP_LOWEST, 1.0f, 0.0f); /* the negative floats; no grid */
     if (ttc_expf(-87.000008f) != 0.0f || ttc_expf(-1000.0f) != 0.0f ||
         ttc_expf(100.0f) != ttc_expf(88.0f)) {
         printf("FAIL ttc_expf: 0 below -87 and clamped above 88\n");
-        t.failed++;
+        accurate.failed++;
     }
-    printf("ttc_expf: %ld values in [-87, 88], worst relative error %.3g at %.9g "
-           "(limit %.0e): %s\n",
-           t.checked, t.worst, (double)t.worst_x, t.limit, t.failed ? "FAILED" : "ok");
-    return t.failed;
+    int failed = report_expf(&accurate, "[-87, 88]");
+
+    expf_tally softmax = {.name = "ttc_softmax_expf", .fn = expf_softmax, .limit = 5e-6};
+    check_expf_range(&softmax, TTC_EXP_LOWEST, -87.0f, 0.0f);
+    expf_tally near_zero = {.name = "ttc_softmax_expf", .fn = expf_softmax, .limit = 3e-7};
+    check_expf_range(&near_zero, -1.0f, -1.0f, 0.0f);
+    if (ttc_softmax_expf(0.0f) != 1.0f || ttc_softmax_expf(-0.0f) != 1.0f ||
+        ttc_softmax_expf(-87.000008f) != 0.0f || ttc_softmax_expf(-1000.0f) != 0.0f ||
+        ttc_softmax_expf(-__builtin_inff()) != 0.0f || ttc_softmax_expf(__builtin_nanf("")) != 0.0f) {
+        printf("FAIL ttc_softmax_expf: 1 at 0, 0 below -87 and for NaN\n");
+        softmax.failed++;
+    }
+    failed += report_expf(&softmax, "[-87, 0]");
+    return failed + report_expf(&near_zero, "[-1, 0]");
 }
 
 /* The selection functions: names, fallbacks and the best set. */

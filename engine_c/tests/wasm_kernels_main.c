@@ -1,7 +1,10 @@
 /* A tiny harness that lets JavaScript call the kernels inside a wasm32
- * module: tests/node/wasm_kernels.test.mjs fills buffers in the module's
- * memory and compares the SIMD128 kernels with the generic ones.
- * Built freestanding, without libc (`make wasm-kernels-test`). */
+ * module: tests/node/kernel_checks.mjs fills buffers in the module's memory
+ * and compares the SIMD kernels with the generic ones (in node through
+ * tests/node/wasm_kernels.test.mjs; in Chromium for the relaxed SIMD build,
+ * through tests/test_wasm_relaxed_kernels.py). Built freestanding, without
+ * libc: SIMD128 (`make wasm-kernels-test`) and SIMD128 + relaxed SIMD
+ * (`make wasm-kernels-test-relaxed`). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +54,7 @@ EXPORT("heap_alloc") void *heap_alloc(size_t n)
     return (void *)p;
 }
 
-/* ---- the kernels: set 0 is the generic one, 1 the SIMD128 one ---- */
+/* ---- the kernels: set 0 is the generic one, 1 the SIMD one ("wasm") ---- */
 
 static const ttc_kernels *kernel_set(int set)
 {
