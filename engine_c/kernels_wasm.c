@@ -88,7 +88,8 @@ INLINE v128_t sum4(const v128_t a[4])
  * token. Prefill takes every token of a block through a tile before moving
  * on, so that the tile's weights come from memory once per block and its
  * weight scales are rearranged once. A tile at the end of the rows repeats
- * the last row; only valid lanes are stored. */
+ * the last row; only valid lanes are stored. The rows' sums wait in out
+ * between chunks of groups. */
 
 /* Groups are taken in chunks of this many, tokens in blocks of that many. */
 enum { GROUP_CHUNK = 16, TOKEN_BLOCK = 64 };
@@ -104,24 +105,38 @@ static void transposed_scales(v128_t wsT[GROUP_CHUNK][2], const float *const ws_
                                         ws_row[4 * h + 2][g0 + j], ws_row[4 * h + 3][g0 + j]);
 }
 
+#if defined(__wasm_relaxed_simd__)
+/* start[t][j]: what rdot16 takes off group g0 + j of token t0 + t (minus its
+ * sign_fix), where that group's dot products start so that they end exact;
+ * the same for every tile of weight rows, so worked out once. */
+static void dot_starts(v128_t start[TOKEN_BLOCK][GROUP_CHUNK], const int8_t *x, int n_tokens,
+                       int cols, int g0, int ng, int group_size)
+{
+    for (int t = 0; t < n_tokens; t++)
+        for (int j = 0; j < ng; j++) {
+            const int8_t *group = x + (size_t)t * cols + (size_t)(g0 + j) * group_size;
+            v128_t fix = wasm_i32x4_splat(0);
+            for (int c = 0; c < group_size; c += 16) {
+                const v128_t xv = wasm_v128_load(group + c);
+                fix = sign_fix(fix, wasm_i8x16_abs(xv), wasm_i8x16_shr(xv, 7));
+            }
+            start[t][j] = wasm_i32x4_neg(fix);
+        }
+}
+#endif
+
 /* acc (rows 0-3, 4-7) plus the contributions of groups g0 .. g0+ng-1 of one
- * token x against the weight rows wr. */
+ * token x against the weight rows wr; start[j]: where group g0 + j's dot
+ * products start (dot_starts; unused without relaxed SIMD). */
 INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8_t *const wr[8],
-                     v128_t wsT[][2], int g0, int ng, int group_size)
+                     v128_t wsT[][2], const v128_t *start, int g0, int ng, int group_size)
 {
     for (int g = g0; g < g0 + ng; g++) {
         v128_t d[8];
 #if defined(__wasm_relaxed_simd__)
-        /* d[i] starts at what rdot16 will take off, so that it ends exact */
-        v128_t fix = wasm_i32x4_splat(0);
-        for (int c = g * group_size; c < (g + 1) * group_size; c += 16) {
-            const v128_t xv = wasm_v128_load(x + c);
-            fix = sign_fix(fix, wasm_i8x16_abs(xv), wasm_i8x16_shr(xv, 7));
-        }
-        fix = wasm_i32x4_neg(fix);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
-            d[i] = fix;
+            d[i] = start[g - g0];
         for (int c = g * group_size; c < (g + 1) * group_size; c += 16) {
             const v128_t xv = wasm_v128_load(x + c);
             const v128_t xa = wasm_i8x16_abs(xv), xm = wasm_i8x16_shr(xv, 7);
@@ -130,6 +145,7 @@ INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8
                 d[i] = rdot16(d[i], xa, xm, wasm_v128_load(wr[i] + c));
         }
 #else
+        (void)start;
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             d[i] = wasm_i32x4_splat(0);
@@ -151,45 +167,71 @@ INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8
     }
 }
 
+/* The sums of n <= 8 rows at p as a tile's acc (lanes past n: 0), and back. */
+static void load_rows(v128_t acc[2], const float *p, int n)
+{
+    float lanes[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    copy_floats(lanes, p, n);
+    acc[0] = wasm_v128_load(lanes);
+    acc[1] = wasm_v128_load(lanes + 4);
+}
+
+static void store_rows(float *p, const v128_t acc[2], int n)
+{
+    float lanes[8];
+    wasm_v128_store(lanes, acc[0]);
+    wasm_v128_store(lanes + 4, acc[1]);
+    copy_floats(p, lanes, n);
+}
+
 static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
                       const int8_t *w, const float *ws, int rows, int cols, int group_size)
 {
     const int groups = cols / group_size;
-    v128_t partial[TOKEN_BLOCK][2]; /* a tile's sums between chunks of groups */
+#if defined(__wasm_relaxed_simd__)
+    v128_t start[TOKEN_BLOCK][GROUP_CHUNK];
+#endif
 
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int t_end = min_int(t0 + TOKEN_BLOCK, n_tokens);
-        for (int r = 0; r < rows; r += 8) {
-            const int n = min_int(8, rows - r);
-            const int8_t *wr[8];
-            const float *ws_row[8];
-            for (int i = 0; i < 8; i++) {
-                const int row = r + min_int(i, n - 1);
-                wr[i] = w + (size_t)row * cols;
-                ws_row[i] = ws + (size_t)row * groups;
-            }
-            for (int g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
-                const int ng = min_int(GROUP_CHUNK, groups - g0);
+        for (int g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
+            const int ng = min_int(GROUP_CHUNK, groups - g0);
+#if defined(__wasm_relaxed_simd__)
+            dot_starts(start, x + (size_t)t0 * cols, t_end - t0, cols, g0, ng, group_size);
+#endif
+            for (int r = 0; r < rows; r += 8) {
+                const int n = min_int(8, rows - r);
+                const int8_t *wr[8];
+                const float *ws_row[8];
+                for (int i = 0; i < 8; i++) {
+                    const int row = r + min_int(i, n - 1);
+                    wr[i] = w + (size_t)row * cols;
+                    ws_row[i] = ws + (size_t)row * groups;
+                }
                 v128_t wsT[GROUP_CHUNK][2];
                 transposed_scales(wsT, ws_row, g0, ng);
                 for (int t = t0; t < t_end; t++) {
+                    float *o = out + (size_t)t * rows + r;
                     v128_t acc[2];
-                    for (int h = 0; h < 2; h++)
-                        acc[h] = g0 == 0 ? wasm_f32x4_splat(0.0f) : partial[t - t0][h];
-                    tile_1x8(acc, x + (size_t)t * cols, xs + (size_t)t * groups, wr, wsT, g0,
-                             ng, group_size);
-                    if (g0 + ng < groups) {
-                        partial[t - t0][0] = acc[0];
-                        partial[t - t0][1] = acc[1];
-                    } else if (n == 8) {
-                        wasm_v128_store(out + (size_t)t * rows + r, acc[0]);
-                        wasm_v128_store(out + (size_t)t * rows + r + 4, acc[1]);
-                    } else {
-                        float lanes[8];
-                        wasm_v128_store(lanes, acc[0]);
-                        wasm_v128_store(lanes + 4, acc[1]);
-                        copy_floats(out + (size_t)t * rows + r, lanes, n);
-                    }
+                    if (g0 == 0)
+                        acc[0] = acc[1] = wasm_f32x4_splat(0.0f);
+                    else if (n == 8) {
+                        acc[0] = wasm_v128_load(o);
+                        acc[1] = wasm_v128_load(o + 4);
+                    } else
+                        load_rows(acc, o, n);
+#if defined(__wasm_relaxed_simd__)
+                    const v128_t *token_start = start[t - t0];
+#else
+                    const v128_t *token_start = NULL;
+#endif
+                    tile_1x8(acc, x + (size_t)t * cols, xs + (size_t)t * groups, wr, wsT,
+                             token_start, g0, ng, group_size);
+                    if (n == 8) {
+                        wasm_v128_store(o, acc[0]);
+                        wasm_v128_store(o + 4, acc[1]);
+                    } else
+                        store_rows(o, acc, n);
                 }
             }
         }
