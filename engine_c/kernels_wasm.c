@@ -5,14 +5,16 @@
  * one multiply then one add (SIMD128 has no fused multiply-add, and the
  * pragma in kernels.h keeps the compiler from fusing scalar code either).
  *
- * Built with -mrelaxed-simd as well (web_demo/engine-relaxed.wasm), matmul_q8
- * and attention_scores_q8 take their int8 dot products with relaxed SIMD's
- * i32x4.relaxed_dot_i8x16_i7x16_add_s, whose result is only defined when the
- * second operand's bytes lie in [0, 127] and no sum of two products leaves
- * int16. Both hold here: x's sign moves to w (below), |x| <= 127 since the
- * quantised activations lie in [-127, 127], and a pair of products is at most
- * 2 * 127 * 128 = 32512. The module still checks at load time that the
- * engine implements it that way (ttc_kernels_self_check, kernels_select.c). */
+ * Built with -mrelaxed-simd as well (web_demo/engine-relaxed.wasm), matmul_q8,
+ * attention_scores_q8 and attention_values_q8 take their int8 dot products
+ * with relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s, whose result is
+ * only defined when the second operand's bytes lie in [0, 127] and no sum of
+ * two products leaves int16. Both hold here: in the matrix product and the
+ * scores x's sign moves to w (below), |x| <= 127 since the quantised
+ * activations lie in [-127, 127]; the values' weights come in 7-bit parts;
+ * and a pair of products is at most 2 * 128 * 127 = 32512. The module still
+ * checks at load time that the engine implements it that way
+ * (ttc_kernels_self_check, kernels_select.c). */
 #include "kernels.h"
 #include "ttc_math.h"
 
