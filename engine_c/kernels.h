@@ -39,6 +39,20 @@ static inline size_t ttc_value_offset(int t, int i, int head_dim)
            (size_t)in_group;
 }
 
+/* The weight rows of one of matmul_q8's tiles in the fast kernels, rows r ..
+ * r + tile - 1 with their scales; rows past the end repeat the last one, so
+ * that a tile's code needs no bounds (only its valid outputs are stored). */
+static inline void ttc_tile_rows(const int8_t **tile_rows, const float **tile_scales, int tile,
+                                 const int8_t *w, const float *ws, int rows, int r, int cols,
+                                 int groups)
+{
+    for (int i = 0; i < tile; i++) {
+        const int row = r + i < rows ? r + i : rows - 1;
+        tile_rows[i] = w + (size_t)row * (size_t)cols;
+        tile_scales[i] = ws + (size_t)row * (size_t)groups;
+    }
+}
+
 typedef struct ttc_kernels {
     const char *name;
 

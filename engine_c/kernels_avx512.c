@@ -200,11 +200,7 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
             const int n = min_int(16, rows - r);
             const int8_t *wr[16];
             const float *ws_row[16];
-            for (int i = 0; i < 16; i++) {
-                const int row = r + min_int(i, n - 1);
-                wr[i] = w + (size_t)row * cols;
-                ws_row[i] = ws + (size_t)row * groups;
-            }
+            ttc_tile_rows(wr, ws_row, 16, w, ws, rows, r, cols, groups);
             for (int g0 = 0; g0 < groups; g0 += 16) {
                 const int ng = min_int(16, groups - g0);
                 __m512 wsT[16];

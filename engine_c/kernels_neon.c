@@ -122,11 +122,7 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
             const int n = min_int(8, rows - r);
             const int8_t *wr[8];
             const float *ws_row[8];
-            for (int i = 0; i < 8; i++) {
-                const int row = r + min_int(i, n - 1);
-                wr[i] = w + (size_t)row * cols;
-                ws_row[i] = ws + (size_t)row * groups;
-            }
+            ttc_tile_rows(wr, ws_row, 8, w, ws, rows, r, cols, groups);
             for (int g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
                 const int ng = min_int(GROUP_CHUNK, groups - g0);
                 float32x4_t wsT[GROUP_CHUNK][2];

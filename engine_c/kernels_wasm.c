@@ -35,6 +35,14 @@ static void copy_floats(float *dst, const float *src, int n)
         dst[i] = src[i];
 }
 
+/* ttc_round_even of 4 floats (|x| < 2^22) as int32 lanes: the magic number's
+ * subtraction done on the bits (kernels.h). */
+INLINE v128_t round_to_int4(v128_t x)
+{
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    return wasm_i32x4_sub(wasm_f32x4_add(x, magic), magic);
+}
+
 static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
 {
     int32_t sum = 0;
@@ -205,11 +213,7 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
                 const int n = min_int(8, rows - r);
                 const int8_t *wr[8];
                 const float *ws_row[8];
-                for (int i = 0; i < 8; i++) {
-                    const int row = r + min_int(i, n - 1);
-                    wr[i] = w + (size_t)row * cols;
-                    ws_row[i] = ws + (size_t)row * groups;
-                }
+                ttc_tile_rows(wr, ws_row, 8, w, ws, rows, r, cols, groups);
                 v128_t wsT[GROUP_CHUNK][2];
                 transposed_scales(wsT, ws_row, g0, ng);
                 for (int t = t0; t < t_end; t++) {
@@ -394,14 +398,12 @@ static float values_weight_max(const float *weights, const float *value_scales, 
     return w_max;
 }
 
-/* The quantised weights of the 4 keys at t as int32 (kernels.h: the magic
- * number's subtraction done on the bits). */
+/* The quantised weights of the 4 keys at t as int32. */
 INLINE v128_t values_quantize4(const float *weights, const float *value_scales, int t,
                                v128_t inverse)
 {
-    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
     const v128_t w = wasm_f32x4_mul(wasm_v128_load(weights + t), wasm_v128_load(value_scales + t));
-    return wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(w, inverse), magic), magic);
+    return round_to_int4(wasm_f32x4_mul(w, inverse));
 }
 
 #if defined(__wasm_relaxed_simd__)
@@ -683,13 +685,10 @@ static void softmax(float *x, int n)
 
 /* ---- quantize_q8 ---- */
 
-/* ttc_round_even(x * inverse) on the 4 values at x, as int32 (kernels.h: the
- * magic number's subtraction done on the bits). */
+/* ttc_round_even(x * inverse) on the 4 values at x, as int32. */
 INLINE v128_t quantize4(const float *x, v128_t inverse)
 {
-    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
-    const v128_t r = wasm_f32x4_mul(wasm_v128_load(x), inverse);
-    return wasm_i32x4_sub(wasm_f32x4_add(r, magic), magic);
+    return round_to_int4(wasm_f32x4_mul(wasm_v128_load(x), inverse));
 }
 
 /* The 8 values at x, quantised to 8 int16 lanes. */
