@@ -145,7 +145,10 @@ int ttc_memory_sync(ttc_memory *memory, const ttc_memory_piece *pieces, int n_pi
 int ttc_memory_append(ttc_memory *memory, int token);
 void ttc_memory_truncate(ttc_memory *memory, int32_t length);
 void ttc_memory_clear(ttc_memory *memory);
-void ttc_memory_predict(const ttc_memory *memory, ttc_memory_prediction *out);
+/* What followed the longest earlier matches of the memory's end. The last
+ * `suggested` tokens are the engine's own suggestion: the match length counts
+ * only the part of the match before them (at least 1). */
+void ttc_memory_predict(const ttc_memory *memory, int suggested, ttc_memory_prediction *out);
 /* The share of the blend that goes to the memory, 0 when it has no vote. */
 float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top,
                         const float *params);

@@ -7,7 +7,8 @@
  * hash alike. To predict what follows the end, the newest candidates of that
  * chain are compared backwards with the end; those with the longest match vote
  * with the token that followed them, and the vote is blended into the model's
- * distribution with a weight that grows with the match length and the votes.
+ * distribution with a weight that grows with the match length and the votes
+ * (while decoding, the length of the match's part that the user wrote).
  *
  * Syncing compares the new text with the bytes of the last sync (memcmp, the
  * only work proportional to the document) and re-reads only from the first
@@ -269,7 +270,7 @@ static int match_length(const uint8_t *text, int32_t a, int32_t b)
     return n;
 }
 
-void ttc_memory_predict(const ttc_memory *m, ttc_memory_prediction *out)
+void ttc_memory_predict(const ttc_memory *m, int suggested, ttc_memory_prediction *out)
 {
     ttc_memset(out, 0, sizeof *out);
     const int32_t end = m->length - 1;
@@ -292,6 +293,10 @@ void ttc_memory_predict(const ttc_memory *m, ttc_memory_prediction *out)
         out->counts[next]++;
         out->votes++;
     }
+    /* A suggestion that copies an earlier occurrence matches it ever longer,
+     * but only the part the user wrote is evidence that the copy is right. */
+    if (out->votes)
+        out->match_length = out->match_length > suggested ? out->match_length - suggested : 1;
 }
 
 float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top,

@@ -190,8 +190,10 @@ static float log_sum_exp(const float *logits, int n)
     return max + (float)ttc_log((double)sum);
 }
 
-/* probabilities = softmax(logits), blended with the document memory when asked. */
-static void next_distribution(ttc_session *s, const float *logits, int use_memory)
+/* probabilities = softmax(logits), blended with the document memory when
+ * use_memory; the memory's last `suggested` tokens are the suggestion so far. */
+static void next_distribution(ttc_session *s, const float *logits, int use_memory,
+                              int suggested)
 {
     const int vocab = s->model->info.vocab_size;
     const float normaliser = log_sum_exp(logits, vocab);
@@ -199,7 +201,7 @@ static void next_distribution(ttc_session *s, const float *logits, int use_memor
         s->probabilities[t] = ttc_expf(logits[t] - normaliser);
     if (use_memory) {
         ttc_memory_prediction prediction;
-        ttc_memory_predict(&s->memory, &prediction);
+        ttc_memory_predict(&s->memory, suggested, &prediction);
         ttc_memory_blend(&prediction, s->model->memory_blend, s->probabilities, vocab);
     }
 }
@@ -347,7 +349,8 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
     const int vocab = s->model->info.vocab_size, window = s->model->info.window;
     float confidence = 1.0f;
     while (g->length < o->max_chars) {
-        next_distribution(s, s->logits + (size_t)(pos - 1) * vocab, o->document_memory);
+        next_distribution(s, s->logits + (size_t)(pos - 1) * vocab, o->document_memory,
+                          g->length);
         int token = pick_token(s->probabilities, vocab);
         confidence *= s->probabilities[token];
         if (confidence < o->min_confidence || is_stop_token(token))
@@ -481,13 +484,13 @@ static void score_token(ttc_session *s, const float *logits, int token, score_ki
         return;
     }
     if (kind == SCORE_BLENDED) {
-        next_distribution(s, logits, 1);
+        next_distribution(s, logits, 1, 0);
         out[0] = (float)ttc_log((double)s->probabilities[token]);
         return;
     }
-    next_distribution(s, logits, 0);
+    next_distribution(s, logits, 0, 0);
     ttc_memory_prediction p;
-    ttc_memory_predict(&s->memory, &p);
+    ttc_memory_predict(&s->memory, 0, &p);
     float model_top = 0.0f;
     int top_votes = 0;
     for (int t = 0; t < vocab; t++)

@@ -23,10 +23,21 @@ def complete(model: Model, prefix: str, suffix: str = "", **options: object) -> 
 
 
 def test_an_identifier_before_the_cursor_is_copied_only_with_the_memory(tiny: Model) -> None:
-    assert complete(tiny, REPEATED).startswith("eta_gam")
+    assert complete(tiny, REPEATED).startswith("eta_")
     assert complete(tiny, REPEATED, min_confidence=0.0).startswith("eta_gamma")
     assert complete(tiny, REPEATED, document_memory=False) == ""
     assert "eta" not in complete(tiny, REPEATED, document_memory=False, min_confidence=0.0)
+
+
+def test_a_copy_is_as_trusted_as_the_typed_match_that_started_it(tiny: Model) -> None:
+    # The suggestion's own characters match the source ever longer; only the
+    # user's part of the match counts, so a shallow match makes a short suggestion.
+    source = "copy_source_identifier_that_is_long = 1\nx = 2\n"
+    rest = "source_identifier_that_is_long = 1"
+    shallow = complete(tiny, source + "cop", min_confidence=0.05)
+    assert 1 <= len(shallow) < 12 and rest.startswith(shallow[2:])
+    assert complete(tiny, source + "copy_source_id", min_confidence=0.05) == rest[9:]
+    assert complete(tiny, source + "cop", min_confidence=0.0) == "y_" + rest
 
 
 def test_the_memory_reads_the_suffix(tiny: Model) -> None:
@@ -37,12 +48,12 @@ def test_the_memory_reads_the_suffix(tiny: Model) -> None:
 
 def test_the_memory_reads_memory_text_up_to_its_limit(tiny: Model) -> None:
     other = "other_identifier_name = 3\n"
-    assert complete(tiny, "y = other_i", memory_text=other).startswith("dentifi")
+    assert complete(tiny, "y = other_i", memory_text=other).startswith("dent")
     assert complete(tiny, "y = other_i") == ""
     assert complete(tiny, "y = other_i", memory_text=other, document_memory=False) == ""
     # Only the first MEMORY_TEXT_BYTES bytes count.
     fits = "#" * (MEMORY_TEXT_BYTES - len(other)) + other
-    assert complete(tiny, "y = other_i", memory_text=fits).startswith("dentifi")
+    assert complete(tiny, "y = other_i", memory_text=fits).startswith("dent")
     assert complete(tiny, "y = other_i", memory_text="#" * MEMORY_TEXT_BYTES + other) == ""
 
 
