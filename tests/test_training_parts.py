@@ -1,5 +1,6 @@
 """Unit tests of the training pipeline's parts: examples, schedule, evaluation counting."""
 
+import json
 import lzma
 import math
 
@@ -8,7 +9,7 @@ import pytest
 from scripted_model import export_scripted
 
 from server.engine import Model
-from training import data, evaluate
+from training import data, evaluate, memory_bounds
 from training.tokens import BOS, EOS, FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 from training.train import TrainConfig, learning_rate
 
@@ -114,6 +115,14 @@ def test_typing_counts_wrong_suggestions_without_accepting_them(scripted):
     assert (result.shown_characters, result.matching_characters) == (6, 3)
 
 
+def test_a_perfect_stop_cuts_each_suggestion_at_its_first_wrong_character(scripted):
+    result = evaluate.simulate_typing(scripted.session(), "xabd", perfect_stop=True, **OPTIONS)
+    # x, Tab ("ab" of "abc"), d; then "c" is cut to nothing and not shown.
+    assert (result.characters, result.keystrokes) == (4, 3)
+    assert (result.shown, result.fully_correct) == (1, 1)
+    assert (result.shown_characters, result.matching_characters) == (2, 2)
+
+
 def test_language_report_combines_bits_xz_and_typing(scripted):
     texts = ["xabc\n" * 30, "xabd\n" * 30]
     report = evaluate.evaluate_language(scripted, "abc.ttc", "python", texts,
@@ -132,6 +141,24 @@ def test_language_report_combines_bits_xz_and_typing(scripted):
     assert report.fully_correct_share == 1.0 and report.mean_suggestion_length == 3.0
     assert report.prefix_match_score == 1.0  # every suggested character was right
     assert report.latency_ms_p90 >= report.latency_ms_median > 0
+
+
+def test_memory_bounds_put_the_best_of_both_below_the_blend(tiny_model_path, tmp_path, capsys):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "python.ttc").write_bytes(tiny_model_path.read_bytes())
+    (tmp_path / "corpus" / "python").mkdir(parents=True)
+    text = "".join(f"value_{i % 7} = compute_total(items_{i % 5})\n" for i in range(40))
+    (tmp_path / "corpus" / "python" / "val.jsonl").write_text(json.dumps({"text": text}))
+    assert memory_bounds.main(["--models-dir", str(tmp_path / "models"), "--corpus",
+                               str(tmp_path / "corpus"), "--languages", "python",
+                               "--score-chars", "1000", "--typing-chars", "300",
+                               "--no-progress"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1].strip("| ").split(" | ")
+    alone, blend, best = map(float, row[1:4])
+    off, on = (float(cell.rstrip("%")) for cell in row[6:8])
+    # A random model knows nothing; the memory knows the repeated names.
+    assert best <= blend < alone
+    assert on > off
 
 
 def test_take_characters_cuts_the_last_text_at_the_budget():

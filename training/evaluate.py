@@ -72,8 +72,12 @@ def _common_prefix_length(a: str, b: str) -> int:
     return n
 
 
-def simulate_typing(session: Session, text: str, **options) -> TypingResult:
-    """Types `text` into an empty document, taking every fully correct suggestion."""
+def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
+                    **options) -> TypingResult:
+    """Types `text` into an empty document, taking every fully correct suggestion.
+
+    perfect_stop cuts each suggestion at its first wrong character first: what a stop
+    rule that knew the future would show (training.memory_bounds)."""
     result = TypingResult(characters=len(text))
     position = 0
     while position < len(text):
@@ -81,6 +85,8 @@ def simulate_typing(session: Session, text: str, **options) -> TypingResult:
         suggestion = session.complete(text[:position], **options)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         result.keystrokes += 1
+        if perfect_stop:
+            suggestion = suggestion[:_common_prefix_length(suggestion, text[position:])]
         if suggestion:
             result.shown += 1
             result.shown_characters += len(suggestion)
