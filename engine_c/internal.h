@@ -87,8 +87,6 @@ typedef struct {
     int8_t *head_q;    /* (head_dim) one quantised query head */
 } ttc_scratch;
 
-/* The key/value cache of every layer: int8 with one scale per (position,
- * kv head), or fp32 for the reference path. */
 /* Positions held per (layer, kv head) in the int8 value cache: the window
  * rounded up to whole groups of attention_values_q8 (kernels.h). */
 static inline size_t ttc_value_cache_positions(int window)
@@ -97,6 +95,8 @@ static inline size_t ttc_value_cache_positions(int window)
     return ((size_t)window + group - 1) / group * group;
 }
 
+/* The key/value cache of every layer: int8 with one scale per (position,
+ * kv head), or fp32 for the reference path. */
 typedef struct {
     ttc_kv_precision precision;
     int8_t *keys_q8;   /* (layers, n_kv_heads, window, head_dim) */

@@ -85,13 +85,14 @@ def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
         suggestion = session.complete(text[:position], **options)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         result.keystrokes += 1
+        right = _common_prefix_length(suggestion, text[position:])
         if perfect_stop:
-            suggestion = suggestion[:_common_prefix_length(suggestion, text[position:])]
+            suggestion = suggestion[:right]
         if suggestion:
             result.shown += 1
             result.shown_characters += len(suggestion)
-            result.matching_characters += _common_prefix_length(suggestion, text[position:])
-            if text.startswith(suggestion, position):
+            result.matching_characters += right
+            if right == len(suggestion):
                 result.fully_correct += 1
                 position += len(suggestion)
                 continue

@@ -42,7 +42,7 @@ GREEDY_LINE = {"multiline": False, "max_chars": 64, "min_confidence": 0.0}
 def bits_bounds(model: Model, texts: list[str], max_chars: int) -> dict[str, float]:
     """Bits/char of the model alone, of the engine's blend, and of the per-character best."""
     scored = list(take_characters(texts, max_chars))
-    features = collect_features(model, texts, max_chars)
+    features = collect_features(model, scored, max_chars)
     model_p, memory_p = features[:, 0], features[:, 1]
     blended_bits = sum(bits_per_character(model, text)[0] for text in scored)
     return {
