@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.engine import Model, Session  # noqa: E402
+from ttcc.engine import Model, Session  # noqa: E402
 
 SUGGESTION_CHARS = 32
 CODE = (

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_engine import SUGGESTION_CHARS, document, export_seed_model  # noqa: E402
-from server.engine import Model  # noqa: E402
+from ttcc.engine import Model  # noqa: E402
 
 SIZES = (2_000, 100_000, 1_000_000)
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_engine import SUGGESTION_CHARS, document, export_seed_model  # noqa: E402
-from server.engine import Model  # noqa: E402
+from ttcc.engine import Model  # noqa: E402
 
 URI = "file:///bench.py"
 OPTIONS = {"minConfidence": 0.0, "maxChars": SUGGESTION_CHARS}

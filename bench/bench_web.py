@@ -51,8 +51,8 @@ from bench.bench_engine import (  # noqa: E402
     document,
     export_seed_model,
 )
-from server.engine import Model, Session  # noqa: E402
 from tests.browser import chromium, static_site  # noqa: E402
+from ttcc.engine import Model, Session  # noqa: E402
 
 POSITIONS = (256, 1024, 2000)
 TARGET = 2.0

@@ -3,9 +3,9 @@
     python bench/bench_web_typing.py [--chars N] [--delay MS]
 
 What tests/test_web_demo.py's main-thread test asserts, printed: the demo
-(web_demo/, served with the repository, so with the shipped models/python.ttc
+(web_demo/, served with the repository, so with the shipped ttcc/models/python.ttc
 and its own options) in Debian's headless Chromium, an N-character document of
-the Python sample (models/samples/python.py, repeated), N more characters of it
+the Python sample (ttcc/models/samples/python.py, repeated), N more characters of it
 typed at the end with real key events, MS between keydown and keyup. While it
 types, a Chromium trace ("toplevel") records every task of the page's main
 thread, for the longest one; the Long Tasks API counts those over 50 ms (the

@@ -2,8 +2,8 @@
 
     python bench/soak_server.py [--completions N] [--seed S] [--check-every K]
 
-Starts `python -m server --models-dir models` (the shipped models) and plays an
-editor: 20 documents in Python, JavaScript and Rust, cut from models/samples/,
+Starts `python -m server --models-dir ttcc/models` (the shipped models) and plays an
+editor: 20 documents in Python, JavaScript and Rust, cut from ttcc/models/samples/,
 edited at random (typing runs with a completion after every keystroke, accepted
 suggestions, backspaces, pastes over a selection, two places changed in one
 didChange, whole-document replacements), closed and reopened along the way; a
@@ -43,12 +43,12 @@ from bench.bench_server import (  # noqa: E402
     percentile,
     server_command,
 )
-from server.completion import utf16_length  # noqa: E402
-from server.engine import Model  # noqa: E402
-from server.memory_text import MemoryTexts, memory_group  # noqa: E402
-from server.settings import Settings  # noqa: E402
+from ttcc.engine import Model  # noqa: E402
+from ttcc.server.completion import utf16_length  # noqa: E402
+from ttcc.server.memory_text import MemoryTexts, memory_group  # noqa: E402
+from ttcc.server.settings import Settings  # noqa: E402
 
-MODELS = ROOT / "models"
+MODELS = ROOT / "ttcc" / "models"
 EXTENSIONS = {"python": "py", "javascript": "js", "rust": "rs"}
 DOCUMENTS = 20
 # Typed one keystroke at a time: code characters, a few outside ASCII (one of them two
@@ -331,7 +331,7 @@ async def soak(
     progress: bool = False,
 ) -> Figures:
     """Run the session against a server started by command (default: `python -m server
-    --models-dir models`); warmup: completions before the reference memory reading
+    --models-dir ttcc/models`); warmup: completions before the reference memory reading
     (default a tenth)."""
     warmup = completions // 10 if warmup is None else warmup
     rng = random.Random(seed)

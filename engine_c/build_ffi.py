@@ -1,4 +1,4 @@
-"""cffi build script: compiles engine_c into the extension module server._ttc_engine.
+"""cffi build script: compiles engine_c into the extension module ttcc._engine.
 
 Used by setup.py (`pip install -e .`); the declarations come from ttc.h itself so
 the binding can never drift from the header.
@@ -40,7 +40,7 @@ def public_declarations() -> str:
 ffibuilder = FFI()
 ffibuilder.cdef(public_declarations())
 ffibuilder.set_source(
-    "server._ttc_engine",
+    "ttcc._engine",
     '#include "ttc.h"',
     # setuptools wants paths relative to setup.py's folder, the working directory.
     sources=[os.path.relpath(ENGINE_DIR / name) for name in SOURCES],

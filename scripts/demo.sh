@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash web_demo/build_wasm.sh  # reproducible: rebuilds the committed engine.wasm bit for bit
 port="${PORT:-8000}"
-# The page loads ../models/NAME.ttc: serve the repository root.
+# The page loads ../ttcc/models/NAME.ttc: serve the repository root.
 echo "ttcc demo: http://localhost:${port}/web_demo/   (the language server: .venv/bin/python -m server)"
 exec .venv/bin/python -m http.server "$port" --bind 127.0.0.1

@@ -1,5 +1,7 @@
-"""Shared fixtures: randomly initialised models exported to the engine format."""
+"""Shared fixtures: randomly initialised models exported to the engine format, and the
+packages users install."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,8 @@ import torch
 
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def export_random(preset: str, path: Path, seed: int = 0) -> Path:
@@ -25,3 +29,12 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seed_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed-size preset (dim 288, 6 layers, window 2048), random weights."""
     return export_random("seed", tmp_path_factory.mktemp("models") / "seed.ttc")
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What scripts/package.sh builds for users: sdist, wheel, wheelhouse and .vsix."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    return out

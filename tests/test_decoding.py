@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import Model
 from tests.scripted_model import export_scripted
+from ttcc.engine import Model
 
 
 def scripted(tmp_path: Path, successors: dict[str, str], probability: float = 0.999) -> Model:

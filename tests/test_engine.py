@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from server.engine import Model, ModelError, retyped_length
 from training import tokens
 from training.export import compute_checksum, dequantized_copy, export_ttc
 from training.model import PRESETS, Transformer
+from ttcc.engine import Model, ModelError, retyped_length
 
 KV_PRECISIONS = ["int8", "f32"]
 STOP_TOKENS = (tokens.EOS, tokens.FIM_END)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import MEMORY_TEXT_BYTES, Model
+from ttcc.engine import MEMORY_TEXT_BYTES, Model
 
 REPEATED = "alpha_beta_gamma = 1\nx = 2\nalpha_b"
 

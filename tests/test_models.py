@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import Model
-from server.languages import BASE_MODEL, LANGUAGES
 from training.evaluate import sample_bits_per_char
 from training.export import read_header, read_metadata, verify_checksum
+from ttcc.engine import Model
+from ttcc.languages import BASE_MODEL, LANGUAGES
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
+MODELS = Path(__file__).resolve().parent.parent / "ttcc" / "models"
 SAMPLES = MODELS / "samples"
 EVALUATION = json.loads((MODELS / "evaluation.json").read_text())
 SHIPPED = sorted(MODELS.glob("*.ttc"))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.engine import Model
+from ttcc.engine import Model
 
 PIECES = [*"abcdefxyz_ ()[]{}:;=.,'\"\n\t\ré😀", "\r\n", "    "]
 TEXT = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)

@@ -15,10 +15,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from server.engine import Model
 from tests.scripted_model import export_scripted
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
+from ttcc.engine import Model
 
 # Models the server under test loads, made once when this module is imported:
 #   python: scripted, "=" -> " 42", "(" -> "a)"      base: scripted, "=" -> " 0"

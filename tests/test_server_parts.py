@@ -9,13 +9,13 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from server.completion import completion_item, cursor_at, inline_item
-from server.engine import MEMORY_TEXT_BYTES, Model
-from server.languages import LANGUAGES, language_of
-from server.memory_text import MemoryTexts, memory_group
-from server.models import ModelStore
-from server.sessions import SessionPool
-from server.settings import Settings, update
+from ttcc.engine import MEMORY_TEXT_BYTES, Model
+from ttcc.languages import LANGUAGES, language_of
+from ttcc.server.completion import completion_item, cursor_at, inline_item
+from ttcc.server.memory_text import MemoryTexts, memory_group
+from ttcc.server.models import ModelStore
+from ttcc.server.sessions import SessionPool
+from ttcc.server.settings import Settings, update
 
 
 def test_settings_defaults_and_updates() -> None:

@@ -36,13 +36,13 @@ from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from bench.soak_server import soak
-from server.completion import lsp_lines
-from server.engine import Model
 from tests.scripted_model import export_scripted
 from tests.test_server import configure, initialized, insert, open_document, suggestion
+from ttcc.engine import Model
+from ttcc.server.completion import lsp_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_MODELS = ROOT / "models"
+SHIPPED_MODELS = ROOT / "ttcc" / "models"
 CAPITALS = "ABCDEFGHIJKLMNOPQRST"
 MARKS = {"python": "!", "javascript": "?", "rust": ";", "base": "#"}
 EXTENSIONS = {"python": "py", "javascript": "js", "rust": "rs"}

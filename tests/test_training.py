@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from server.engine import Model
 from training import corpus, evaluate, train
 from training.export import read_header, read_metadata
 from training.model import load_checkpoint
+from ttcc.engine import Model
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 TINY = ["--preset", "tiny", "--batch-size", "8", "--warmup-steps", "5", "--lr", "3e-3"]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scripted_model import export_scripted
 
-from server.engine import Model
 from training import data, evaluate, memory_bounds
 from training.tokens import BOS, EOS, FIM_END, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 from training.train import TrainConfig, learning_rate
+from ttcc.engine import Model
 
 # ---- examples ---------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from server.engine import Model, ModelError
 from training.export import CHECKSUM_OFFSET, compute_checksum
+from ttcc.engine import Model, ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SCRIPT = ROOT / "tests" / "node" / "wasm_bounds_check.mjs"

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import torch
 
-from server.engine import MEMORY_TEXT_BYTES, Model, ModelError
 from tests.browser import chromium, static_site
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
+from ttcc.engine import MEMORY_TEXT_BYTES, Model, ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 WASM = ROOT / "web_demo" / "engine.wasm"

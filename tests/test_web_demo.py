@@ -1,12 +1,12 @@
 """The browser demo (web_demo/) end to end in headless Chromium through Playwright.
 
 A static server serves a temporary tree laid out like the repository (web_demo/
-linked in, models/ holding test models), so the page loads ../models/NAME.ttc as
+linked in, ttcc/models/ holding test models), so the page loads ../ttcc/models/NAME.ttc as
 it does when the repository root is served. Scripted models make the suggestions
 known in advance; a random tiny model checks that the WebAssembly engine (the
 relaxed SIMD module, which Chromium runs) suggests exactly what the native engine
 does for the same text. The main-thread test serves the repository itself, so the
-page runs a shipped model (models/python.ttc) on real code.
+page runs a shipped model (ttcc/models/python.ttc) on real code.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from playwright import sync_api
 
-from server.engine import Model, ModelError
 from tests.browser import chromium, static_site
 from tests.scripted_model import export_scripted
+from ttcc.engine import Model, ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DEMO = ROOT / "web_demo"
@@ -32,11 +32,11 @@ JAVASCRIPT_SCRIPT = {"=": " ", " ": "7", "7": "<EOS>"}
 
 # The options that make the random model suggest something at every keystroke.
 NATIVE_OPTIONS = {"min_confidence": 0.0, "max_chars": 16}
-NATIVE_QUERY = "model=../models/tiny.ttc&minConfidence=0&maxChars=16"
+NATIVE_QUERY = "model=../ttcc/models/tiny.ttc&minConfidence=0&maxChars=16"
 
 # The main-thread test: a shipped model with the demo's own options, on real code.
-SHIPPED_QUERY = "model=../models/python.ttc"
-SAMPLE = ROOT / "models" / "samples" / "python.py"
+SHIPPED_QUERY = "model=../ttcc/models/python.ttc"
+SAMPLE = ROOT / "ttcc" / "models" / "samples" / "python.py"
 # Between keydown and keyup: about 100 keys a second here, faster than anyone
 # types, yet with time between keys for suggestions to arrive and show.
 TYPING_DELAY_MS = 5
@@ -44,11 +44,12 @@ TYPING_DELAY_MS = 5
 
 @pytest.fixture(scope="module")
 def site_root(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Path:
-    """A tree laid out like the repository: web_demo/ (the repository's), models/ (test models)."""
+    """A tree laid out like the repository: web_demo/ (the repository's), ttcc/models/ (test
+    models)."""
     root = tmp_path_factory.mktemp("site")
     (root / "web_demo").symlink_to(WEB_DEMO, target_is_directory=True)
-    models = root / "models"
-    models.mkdir()
+    models = root / "ttcc" / "models"
+    models.mkdir(parents=True)
     export_scripted(models / "python.ttc", PYTHON_SCRIPT)
     export_scripted(models / "javascript.ttc", JAVASCRIPT_SCRIPT)
     shutil.copy(tiny_model_path, models / "tiny.ttc")
@@ -293,8 +294,9 @@ def test_switching_language_loads_the_other_model(page: sync_api.Page, site: str
 @pytest.mark.parametrize(
     ("query", "name", "reason"),
     [
-        ("model=../models/damaged.ttc", "damaged.ttc", None),  # None: the native engine's words
-        ("model=../models/missing.ttc", "missing.ttc", "HTTP 404"),
+        # None: the native engine's words
+        ("model=../ttcc/models/damaged.ttc", "damaged.ttc", None),
+        ("model=../ttcc/models/missing.ttc", "missing.ttc", "HTTP 404"),
         # No network but this site: a model from elsewhere is refused, not fetched.
         ("model=http://example.invalid/x.ttc", "x.ttc", "from this site only"),
     ],
@@ -304,7 +306,7 @@ def test_a_model_that_fails_to_load_leaves_the_editor_usable(
 ) -> None:
     if reason is None:
         with pytest.raises(ModelError) as error:
-            Model.load(site_root / "models" / name)
+            Model.load(site_root / "ttcc" / "models" / name)
         reason = str(error.value).split(": ", 1)[1]
         assert "checksum" in reason
 

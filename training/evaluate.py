@@ -2,7 +2,7 @@
 
     python -m training.evaluate --model runs/base/model.ttc --corpus data/corpus
     python -m training.evaluate --models-dir models --corpus data/corpus --json eval.json
-    python -m training.evaluate --model models/python.ttc --dir ~/src/project --language python
+    python -m training.evaluate --model ttcc/models/python.ttc --dir ~/src/project --language python
 
 Per language, on the corpus's validation files (or on a directory of files):
 
@@ -32,16 +32,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from server.engine import Model, ModelError, Session
-from server.languages import BASE_MODEL, LANGUAGES, language_of
-from server.settings import Settings
+from ttcc.engine import EDITOR_OPTIONS, Model, ModelError, Session
+from ttcc.languages import BASE_MODEL, LANGUAGES, language_of
 
 
 def default_options() -> dict:
-    """The suggestion options the language server uses unless a user changes them."""
-    defaults = Settings()
-    return {"multiline": defaults.multiline, "max_chars": defaults.max_chars,
-            "min_confidence": defaults.min_confidence, "document_memory": True}
+    """The suggestion options editors use unless their user changes them."""
+    return dict(EDITOR_OPTIONS)
 
 
 @dataclass

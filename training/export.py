@@ -1,10 +1,10 @@
 """Export a model to the engine's ttc format (engine_c/FORMAT.md), or to llama2.c's
 int8 "version 2" checkpoint.
 
-    python -m training.export --checkpoint out/ckpt.pt --language python --out models/python.ttc
+    python -m training.export --checkpoint out/ckpt.pt --language python --out python.ttc
     python -m training.export --random --preset tiny --out /tmp/tiny.ttc
     python -m training.export --checkpoint out/ckpt.pt --llama2c --out model.bin
-    python -m training.export --show models/python.ttc
+    python -m training.export --show ttcc/models/python.ttc
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from server.engine import Model, ModelError
-from server.languages import BASE_MODEL, LANGUAGES
 from training.evaluate import take_characters, validation_texts
 from training.export import set_memory_blend
+from ttcc.engine import Model, ModelError
+from ttcc.languages import BASE_MODEL, LANGUAGES
 
 DEFAULT_BLEND = (-3.0, 1.5, 0.5, -2.0, 2.0)  # engine_c/memory.c, ttc_memory_default_blend
 
@@ -75,7 +75,7 @@ def fit_blend(features: np.ndarray, steps: int = 60) -> tuple[list[float], dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.fit_memory",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", default="models", help="NAME.ttc per language")
+    parser.add_argument("--models-dir", default="ttcc/models", help="NAME.ttc per language")
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--languages", default="all",
                         help="comma-separated, or 'all' (the base is fitted on every language)")

@@ -25,8 +25,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from server.engine import Model, ModelError
-from server.languages import LANGUAGES
 from training.evaluate import (
     TypingResult,
     bits_per_character,
@@ -35,6 +33,8 @@ from training.evaluate import (
     validation_texts,
 )
 from training.fit_memory import collect_features
+from ttcc.engine import Model, ModelError
+from ttcc.languages import LANGUAGES
 
 GREEDY_LINE = {"multiline": False, "max_chars": 64, "min_confidence": 0.0}
 
@@ -70,7 +70,7 @@ def perfect_stop_saved(model: Model, texts: list[str], typing_chars: int, memory
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.memory_bounds",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", default="models", help="NAME.ttc per language")
+    parser.add_argument("--models-dir", default="ttcc/models", help="NAME.ttc per language")
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--languages", default="all", help="comma-separated, or 'all'")
     parser.add_argument("--score-chars", type=int, default=200_000,

@@ -1,8 +1,8 @@
-"""Write models/MODEL_CARD.md from the evaluation's JSON: no figure typed by hand.
+"""Write ttcc/models/MODEL_CARD.md from the evaluation's JSON: no figure typed by hand.
 
-    python -m training.evaluate --models-dir models --samples models/samples \\
-        --json models/evaluation.json
-    python -m training.model_card models/evaluation.json --study training/study/study.json
+    python -m training.evaluate --models-dir ttcc/models --samples ttcc/models/samples \\
+        --json ttcc/models/evaluation.json
+    python -m training.model_card ttcc/models/evaluation.json --study training/study/study.json
 
 The bars come from the models issue: bits/char at most 0.8 x xz -9e, keystrokes saved
 at least 20 %, at least half of the shown suggestions fully correct.
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("evaluation", help="JSON written by training.evaluate --json")
     parser.add_argument("--study", help="study.json written by training.study")
-    parser.add_argument("--out", default="models/MODEL_CARD.md")
+    parser.add_argument("--out", default="ttcc/models/MODEL_CARD.md")
     args = parser.parse_args(argv)
     try:
         evaluation = json.loads(Path(args.evaluation).read_text())

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
-from server.engine import Model
 from training import data
 from training.evaluate import default_options, evaluate_language, validation_texts
 from training.model import PRESETS, ModelConfig, Transformer
 from training.plot import mean_over_languages, plot_study
 from training.train import EXPORTED, TrainConfig, autocast, train
+from ttcc.engine import Model
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ function loadModel(url) {
 }
 
 function loadLanguage(language) {
-  loadModel(`../models/${language}.ttc`);
+  loadModel(`../ttcc/models/${language}.ttc`);
 }
 
 function onLoaded(info, metadata, engine) {

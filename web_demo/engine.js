@@ -1,6 +1,6 @@
 // The engine in WebAssembly (engine.wasm and engine-relaxed.wasm, built by
 // build_wasm.sh from engine_c), wrapped for JavaScript: a Web Worker or node >= 20.
-// Like server/engine.py, it only moves text in and out; the engine decides what
+// Like ttcc/engine.py, it only moves text in and out; the engine decides what
 // is suggested.
 //
 //   import { loadPreferredEngine } from './engine.js';

@@ -9,7 +9,7 @@
 // or "relaxed" (engine-relaxed.wasm as it is, without its self-check).
 // CASES.json: {"cases": [{"prefix", "suffix", "options": {"multiline",
 // "max_chars", "min_confidence", "document_memory", "memory_text"}}, ...]}
-// (options as in server/engine.py, each optional). All cases run in order in one session, as the native side does.
+// (options as in ttcc/engine.py, each optional). All cases run in order in one session, as the native side does.
 // Prints runCases' object (tests/node/engine_cases.mjs): {"variant",
 // "fallbackReason", "selfCheck", "kernels", "info", "metadata", "results",
 // "memory"}, or {"error": message} for a model that does not load.

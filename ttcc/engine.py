@@ -3,7 +3,7 @@
 Python only moves text in and out: the prompt layout, reuse of earlier work,
 decoding and its stop rules all live in the engine.
 
-    model = Model.load("models/python.ttc")
+    model = Model.load(shipped_models_dir() / "python.ttc")
     session = model.session()          # one per document
     session.complete("def add(a, b):\\n    return ")
 """
@@ -15,11 +15,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from server._ttc_engine import ffi, lib
+from ttcc._engine import ffi, lib
 
 __all__ = [
     "MAX_SUGGESTION",
     "MEMORY_TEXT_BYTES",
+    "EDITOR_OPTIONS",
     "EngineError",
     "Model",
     "ModelError",
@@ -31,6 +32,15 @@ __all__ = [
 MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
 # The document memory reads at most this many bytes (UTF-8) of memory_text.
 MEMORY_TEXT_BYTES: int = lib.TTC_MEMORY_TEXT_BYTES
+
+# What editors ask for unless their user changes it: the language server's defaults, and
+# what the evaluation measures.
+EDITOR_OPTIONS: dict[str, Any] = {
+    "multiline": False,
+    "max_chars": 64,
+    "min_confidence": 0.6,
+    "document_memory": True,
+}
 
 _KV_PRECISIONS = {"int8": lib.TTC_KV_INT8, "f32": lib.TTC_KV_F32}
 

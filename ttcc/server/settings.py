@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.engine import MAX_SUGGESTION
-from server.languages import LANGUAGES
+from ttcc import shipped_models_dir
+from ttcc.engine import EDITOR_OPTIONS, MAX_SUGGESTION
+from ttcc.languages import LANGUAGES
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODELS_DIR = shipped_models_dir()
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,13 @@ class Settings:
     enabled: bool = True  # completions on or off altogether
     enabled_languages: tuple[str, ...] = LANGUAGES  # languages that get suggestions
     unknown_languages: str = "base"  # other languages: "base" model or "off"
-    multiline: bool = False  # suggest up to the end of the block instead of the line
-    max_chars: int = 64  # longest suggestion
-    min_confidence: float = 0.6  # stop where the cumulative probability falls below this
-    document_memory: bool = True  # blend in what followed the same text elsewhere
+    # suggest up to the end of the block instead of the line
+    multiline: bool = EDITOR_OPTIONS["multiline"]
+    max_chars: int = EDITOR_OPTIONS["max_chars"]  # longest suggestion
+    # stop where the cumulative probability falls below this
+    min_confidence: float = EDITOR_OPTIONS["min_confidence"]
+    # blend in what followed the same text elsewhere
+    document_memory: bool = EDITOR_OPTIONS["document_memory"]
     memory_from_open_documents: bool = True  # the memory also reads other open documents
     debounce_ms: int = 0  # wait this long for more typing before computing
     memory_budget_mb: int = 256  # engine sessions beyond this are dropped, least recent first

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from server.engine import Model, Session
+from ttcc.engine import Model, Session
 
 
 @dataclass

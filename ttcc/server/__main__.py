@@ -1,4 +1,5 @@
-"""python -m server: the ttcc language server (stdio by default)."""
+"""python -m server (or ttcc-server, python -m ttcc.server): the ttcc language server,
+LSP over stdio by default."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from server import __version__
-from server.settings import DEFAULT_MODELS_DIR, Settings
+from ttcc import __version__
+from ttcc.server.settings import DEFAULT_MODELS_DIR, Settings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,13 +30,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--models-dir",
         type=Path,
         default=DEFAULT_MODELS_DIR,
-        help=f"directory of NAME.ttc model files (default: {DEFAULT_MODELS_DIR})",
+        help="directory of NAME.ttc model files (default: the models that come with ttcc, "
+        f"{DEFAULT_MODELS_DIR})",
     )
     parser.add_argument(
         "--log-level",
-        default="info",
+        default="warning",
         choices=["debug", "info", "warning", "error"],
-        help="how much to log to stderr (default: info); stdout stays LSP's alone",
+        # Some editors (Neovim) show every stderr line as an error: by default only
+        # problems go there.
+        help="how much to log to stderr (default: warning); stdout stays LSP's alone",
     )
     parser.add_argument("--version", action="version", version=f"ttcc {__version__}")
     args = parser.parse_args(argv)
@@ -44,8 +48,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             parser.error(f"--tcp expects HOST:PORT, got {args.tcp!r}")
         args.host, args.port = host, int(port)
-    if not args.models_dir.is_dir():
-        parser.error(f"--models-dir {args.models_dir} is not a directory")
     return args
 
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.log_level != "debug":  # pygls logs every message it sends at info level
         logging.getLogger("pygls").setLevel(logging.WARNING)
-    from server.lsp import create_server  # after logging is set up: it loads the engine
+    from ttcc.server.lsp import create_server  # after logging is set up: it loads the engine
 
     server = create_server(Settings(models_dir=args.models_dir.resolve()))
     if args.tcp is not None:

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from server.engine import MEMORY_TEXT_BYTES
-from server.languages import language_of
+from ttcc.engine import MEMORY_TEXT_BYTES
+from ttcc.languages import language_of
 
 
 def memory_group(language_id: str | None, uri: str) -> str:

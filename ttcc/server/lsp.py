@@ -26,14 +26,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument, Workspace
 
-from server import __version__
-from server.completion import Cursor, completion_item, cursor_at, inline_item, lsp_lines
-from server.engine import Model
-from server.languages import BASE_MODEL, language_of
-from server.memory_text import MemoryTexts, memory_group
-from server.models import ModelStore
-from server.sessions import DocumentSession, SessionPool
-from server.settings import Settings, update
+from ttcc import __version__
+from ttcc.engine import Model
+from ttcc.languages import BASE_MODEL, language_of
+from ttcc.server.completion import Cursor, completion_item, cursor_at, inline_item, lsp_lines
+from ttcc.server.memory_text import MemoryTexts, memory_group
+from ttcc.server.models import ModelStore
+from ttcc.server.sessions import DocumentSession, SessionPool
+from ttcc.server.settings import Settings, update
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,19 @@ class CompletionServer(LanguageServer):
             names = [language, BASE_MODEL]
         else:
             names = []
+        model, problems = None, []
         for name in names:
             model, problem = self.models.get(name)
-            if problem is not None and self.models.exists(name):
-                self.show(types.MessageType.Error, problem)  # a damaged file, said once
+            if problem is not None:
+                problems.append((name, problem))
             if model is not None:
-                return model
-        return None
+                break
+        # A damaged file is said even when the base model stands in, a missing one only
+        # when no model serves the document; the store hands out each problem once.
+        said = [problem for name, problem in problems if model is None or self.models.exists(name)]
+        if said:
+            self.show(types.MessageType.Error, f"{'; '.join(said)}. Fix: {self.models.fix()}.")
+        return model
 
     async def suggest(self, uri: str, position: types.Position) -> tuple[str, Cursor] | None:
         """The engine's suggestion at position, or None (nothing to say, or stale)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from server.engine import retyped_length
+from ttcc.engine import retyped_length
 
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*\Z")
 _LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")

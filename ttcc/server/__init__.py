@@ -1,0 +1,1 @@
+"""ttcc's language server (pygls): `python -m server`, `python -m ttcc.server` or `ttcc-server`."""
