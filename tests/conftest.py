@@ -2,11 +2,13 @@
 packages users install."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.installation import install
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
 
@@ -33,8 +35,15 @@ def seed_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What scripts/package.sh builds for users: sdist, wheel, wheelhouse and .vsix."""
+    """What scripts/package.sh builds for users, but the .vsix: sdist, wheel, wheelhouse."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(out)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    command = ["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(out), "--no-vsix"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return out
+
+
+@pytest.fixture(scope="session")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh venv (this interpreter's version) outside the checkout, with
+    the wheel installed from the wheelhouse alone."""
+    return install(sys._base_executable, dist / "wheelhouse", tmp_path_factory.mktemp("installed"))

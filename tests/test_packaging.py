@@ -7,9 +7,7 @@ working directory, so nothing can come from the checkout."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,51 +18,21 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from ttcc.engine import EDITOR_OPTIONS, Model
+from tests.installation import (
+    PYTHON_PREFIX,
+    ROOT,
+    RUNTIME_DEPENDENCIES,
+    expected_python_suggestion,
+    install,
+    python_named,
+)
 from ttcc.languages import BASE_MODEL, LANGUAGES
-
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON_PREFIX = "import numpy as np\n\n\ndef main():\n    for i in ra"
-RUNTIME_DEPENDENCIES = {"cffi", "pygls", "lsprotocol"}
-
-
-def python_named(version: str) -> str | None:
-    """An interpreter of this CPython version on this machine (PATH or pyenv), if any."""
-    candidates = [shutil.which(f"python{version}") or ""]
-    candidates += sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}.*/bin/python3")))
-    for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                               capture_output=True, text=True)  # fmt: skip
-        wanted = str(tuple(int(part) for part in version.split(".")))
-        if probe.returncode == 0 and probe.stdout.strip() == wanted:
-            return candidate
-    return None
-
-
-def install(python: str, wheelhouse: Path, folder: Path) -> Path:
-    """A fresh venv in folder/venv with ttcc installed from the wheelhouse alone; its python."""
-    subprocess.run([python, "-m", "venv", str(folder / "venv")], check=True)
-    venv_python = folder / "venv" / "bin" / "python"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    subprocess.run(
-        [str(venv_python), "-m", "pip", "install", "-q", "--isolated", "--no-index",
-         "--find-links", str(wheelhouse), "ttcc"],
-        check=True, cwd=folder, env={**environment, "PIP_CONFIG_FILE": os.devnull},
-    )  # fmt: skip
-    return venv_python
 
 
 @pytest.fixture(scope="session")
 def wheel(dist: Path) -> Path:
     (path,) = dist.glob("ttcc-*.whl")
     return path
-
-
-@pytest.fixture(scope="session")
-def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The python of a fresh venv (this interpreter's version) with the wheel installed."""
-    folder = tmp_path_factory.mktemp("installed")
-    return install(sys._base_executable, dist / "wheelhouse", folder)
 
 
 async def start(command: list[str], cwd: Path) -> LanguageClient:
@@ -101,12 +69,6 @@ async def inline_suggestion(client: LanguageClient, text: str, uri: str) -> str 
         )
     )
     return None if result is None else result.items[0].insert_text
-
-
-def expected_python_suggestion() -> str:
-    """What the checkout's engine suggests for PYTHON_PREFIX with the shipped model."""
-    session = Model.load(ROOT / "ttcc" / "models" / "python.ttc").session()
-    return session.complete(PYTHON_PREFIX, "", **EDITOR_OPTIONS)
 
 
 def test_the_wheel_is_one_abi3_manylinux_wheel_with_the_models(wheel: Path) -> None:
