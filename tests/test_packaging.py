@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -89,6 +90,18 @@ def test_the_wheel_is_one_abi3_manylinux_wheel_with_the_models(wheel: Path) -> N
                 for r in metadata.get_all("Requires-Dist") if "extra ==" not in r}  # fmt: skip
     assert required == RUNTIME_DEPENDENCIES
     assert "ttcc-server = ttcc.server.__main__:main" in entry_points
+
+
+def test_the_sdist_holds_the_engine_sources_the_package_and_the_models(dist: Path) -> None:
+    (sdist,) = dist.glob("ttcc-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    engine = {path.relative_to(ROOT).as_posix() for pattern in ("*.c", "*.h")
+              for path in (ROOT / "engine_c").glob(pattern)}  # fmt: skip
+    assert engine | {"engine_c/build_ffi.py", "server.py", "ttcc/engine.py"} <= names
+    assert {f"ttcc/models/{model}.ttc" for model in (*LANGUAGES, BASE_MODEL)} <= names
+    assert not any(name.startswith(("tests", "training", "bench")) or "samples" in name
+                   for name in names)  # fmt: skip
 
 
 def test_the_installation_holds_ttcc_its_dependencies_and_models(installed: Path) -> None:

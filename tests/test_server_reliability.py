@@ -493,14 +493,20 @@ def audit_events(log: Path) -> list[tuple[str, list]]:
 
 def assert_confined(events: list[tuple[str, list]], models: Path) -> None:
     """The server opened files only in the models directory, the Python installation,
-    the server package and the checkout's package metadata (importlib.metadata reads
-    it for server.__version__); started no program; made no network socket (asyncio
-    wakes its event loop through an unnamed AF_UNIX socket pair); ran none of CODE."""
+    its own code (ttcc/ but for the shipped models, server.py) and the checkout's package
+    metadata (importlib.metadata reads it for ttcc.__version__); started no program; made
+    no network socket (asyncio wakes its event loop through an unnamed AF_UNIX socket
+    pair); ran none of CODE."""
     allowed = [models, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
-    allowed = [path.resolve() for path in allowed] + [ROOT / "server", ROOT / "ttcc.egg-info"]
+    allowed = [path.resolve() for path in allowed]
+    allowed += [ROOT / "ttcc", ROOT / "server.py", ROOT / "__pycache__", ROOT / "ttcc.egg-info"]
+    shipped_models = ROOT / "ttcc" / "models"
     opened = {args[0] for event, args in events if event == "open" and isinstance(args[0], str)}
     outside = [
-        path for path in opened if not any(Path(path).resolve().is_relative_to(a) for a in allowed)
+        path
+        for path in (Path(name).resolve() for name in opened)
+        if not any(path.is_relative_to(a) for a in allowed)
+        or (path.is_relative_to(shipped_models) and models.resolve() != shipped_models)
     ]
     assert sorted(outside) == []
     assert [event for event, _ in events if event.startswith(PROCESS_EVENTS)] == []
