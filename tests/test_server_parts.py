@@ -9,6 +9,7 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from ttcc import shipped_models_dir
 from ttcc.engine import MEMORY_TEXT_BYTES, Model
 from ttcc.languages import LANGUAGES, language_of
 from ttcc.server.completion import completion_item, cursor_at, inline_item
@@ -129,7 +130,15 @@ def test_model_store_loads_once_and_reports_once(tiny_model_path: Path, tmp_path
     model, problem = store.get("rust")
     assert model is None and "truncated" in problem
     assert store.get("rust") == (None, None)
-    assert store.get("go")[0] is None
+    assert store.get("go") == (None, f"go.ttc is missing from {tmp_path}")
+    assert store.get("go") == (None, None)
+    assert "--models-dir" in store.fix()
+
+
+def test_model_store_names_a_models_folder_that_does_not_exist(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "nowhere")
+    assert store.get("python") == (None, f"the models folder {tmp_path / 'nowhere'} does not exist")
+    assert "pip install --force-reinstall ttcc" in ModelStore(shipped_models_dir()).fix()
 
 
 def test_session_pool_keeps_within_budget(tiny_model_path: Path) -> None:
