@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from bench.soak_server import soak
+from tests.network import NO_NETWORK
 from tests.scripted_model import export_scripted
 from tests.test_server import configure, initialized, insert, open_document, suggestion
 from ttcc.engine import Model
@@ -634,23 +634,6 @@ async def test_the_server_reads_only_the_text_it_is_sent(audited_client: Languag
 
 
 # No network.
-
-
-def network_namespace() -> list[str] | None:
-    """A command prefix that runs a program in a network namespace of its own (no
-    interface but a loopback that is down), where this machine permits one."""
-    if shutil.which("unshare") is None:
-        return None
-    for prefix in (["unshare", "--net"], ["unshare", "--map-root-user", "--net"]):
-        try:
-            if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
-                return prefix
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return None
-
-
-NO_NETWORK = network_namespace()
 
 
 @pytest.mark.skipif(

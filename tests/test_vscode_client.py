@@ -12,6 +12,7 @@ scripts/setup.sh installs the npm packages and code-server (scripts/setup_vscode
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -20,18 +21,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright import sync_api
 
-from server.languages import LANGUAGES
-from server.settings import _FIELDS, Settings
 from tests.browser import chromium
+from tests.network import NO_NETWORK
 from tests.scripted_model import export_scripted
+from ttcc.languages import LANGUAGES
+from ttcc.server.settings import _FIELDS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "vscode_client"
@@ -96,12 +100,14 @@ def test_contributed_settings_match_the_server() -> None:
 
 @pytest.fixture(scope="module")
 def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The extension packaged by its own npm script."""
-    result = npm("package")
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = tmp_path_factory.mktemp("vsix") / "ttcc.vsix"
-    shutil.copy(CLIENT / "ttcc.vsix", out)
-    return out
+    """The product: scripts/package.sh's linux-x64 .vsix, with the ttcc wheel and its
+    dependencies' wheels (and pip's) inside."""
+    out = tmp_path_factory.mktemp("package")
+    command = ["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    (path,) = out.glob("ttcc-linux-x64-*.vsix")
+    return path
 
 
 def free_port() -> int:
@@ -110,74 +116,149 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+
+
+class UnixForwarder:
+    """127.0.0.1:port to a unix socket, byte for byte (HTTP and websockets alike): how
+    Chromium, outside code-server's network namespace, reaches it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.socket(socket.AF_UNIX)
+            try:
+                upstream.connect(str(self.path))
+            except OSError:
+                client.close()
+                upstream.close()
+                continue
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            source.close()
+            target.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 @dataclasses.dataclass
 class CodeServer:
     url: str
     workspace: Path
     user_data: Path
-    models: Path
+    extensions: Path
+    pid: int
 
-    def logs(self) -> str:
-        """The extension host's and the ttcc output channel's logs, for failure messages."""
+    @property
+    def storage(self) -> Path:
+        """The extension's global storage folder (context.globalStorageUri)."""
+        return self.user_data / "User" / "globalStorage" / "ttcc.ttcc"
+
+    def logs(self, tail: int = 4000) -> str:
+        """The extension host's and the ttcc output channel's logs (their last `tail`
+        characters), for failure messages."""
         parts = []
         for path in sorted((self.user_data / "logs").rglob("*.log")):
             if "exthost" in path.parts[-2:] or "ttcc" in path.name or "exthost" in path.name:
-                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}")
         return "\n".join(parts)
 
+    def ttcc_log(self) -> str:
+        """The whole ttcc output channel."""
+        return "\n".join(
+            p.read_text(errors="replace") for p in (self.user_data / "logs").rglob("*ttcc.log")
+        )
 
-@pytest.fixture(scope="module")
-def code_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterator[CodeServer]:
-    """code-server on 127.0.0.1 with the .vsix installed and a workspace folder; the
-    extension runs the repository's server on a scripted python.ttc."""
+
+QUIET_WORKBENCH = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "extensions.ignoreRecommendations": True,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "git.enabled": False,
+    "files.autoSave": "off",
+    "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+    "editor.suggestOnTriggerCharacters": False,
+    "editor.wordBasedSuggestions": "off",
+}
+
+
+@contextmanager
+def running_code_server(
+    base: Path,
+    vsix: Path,
+    settings: dict[str, object],
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+) -> Iterator[CodeServer]:
+    """code-server with the .vsix installed, a workspace folder and these settings, in
+    env (default: this process's); with a command prefix (a network namespace), it listens
+    on a unix socket that a UnixForwarder serves on 127.0.0.1."""
     if not CODE_SERVER.is_file():
         pytest.fail(f"code-server is not installed: {SETUP_HINT}")
-    base = tmp_path_factory.mktemp("code-server")
-    models, workspace, user_data, extensions = (base / n for n in ("models", "work", "data", "ext"))
-    for directory in (models, workspace, user_data / "User", user_data / "Machine"):
+    workspace, user_data, extensions = (base / n for n in ("work", "data", "ext"))
+    for directory in (workspace, user_data / "User", user_data / "Machine"):
         directory.mkdir(parents=True)
-    export_scripted(models / "python.ttc", PYTHON_SCRIPT)
-    settings = {
-        "ttcc.server.pythonPath": sys.executable,
-        "ttcc.server.directory": str(ROOT),
-        "ttcc.server.modelsDir": str(models),
-        "ttcc.minConfidence": 0,
-        "workbench.startupEditor": "none",
-        "workbench.tips.enabled": False,
-        "workbench.enableExperiments": False,
-        "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False,
-        "extensions.ignoreRecommendations": True,
-        "telemetry.telemetryLevel": "off",
-        "update.mode": "none",
-        "git.enabled": False,
-        "files.autoSave": "off",
-        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
-        "editor.suggestOnTriggerCharacters": False,
-        "editor.wordBasedSuggestions": "off",
-    }
-    # The pythonPath etc. are machine-scoped: code-server reads those from Machine/.
+    # The server.* settings are machine-scoped: code-server reads those from Machine/.
     for scope in ("User", "Machine"):
-        (user_data / scope / "settings.json").write_text(json.dumps(settings, indent=1))
+        (user_data / scope / "settings.json").write_text(
+            json.dumps({**QUIET_WORKBENCH, **settings}, indent=1)
+        )
+    env = {
+        **(os.environ if env is None else env),
+        "XDG_CONFIG_HOME": str(base / "xdg"),
+        "XDG_DATA_HOME": str(base / "xdg"),
+        # The extension host gets this environment as it is; else code-server takes the
+        # PATH of the user's login shell, here one with pyenv's Python first.
+        "VSCODE_CLI": "1",
+    }
     command = [
-        "node",
+        shutil.which("node", path=env.get("PATH")) or "node",
         str(CODE_SERVER),
         "--config", str(base / "config.yaml"),
         "--user-data-dir", str(user_data),
         "--extensions-dir", str(extensions),
     ]  # fmt: skip
-    env = {**os.environ, "XDG_CONFIG_HOME": str(base / "xdg"), "XDG_DATA_HOME": str(base / "xdg")}
-    subprocess.run([*command, "--install-extension", str(vsix)], check=True, env=env,
+    subprocess.run([*command, "--install-extension", str(vsix)], check=True, env=env, cwd=base,
                    capture_output=True, timeout=120)  # fmt: skip
-    port = free_port()
+    forwarder = None
+    if prefix:
+        listen = ["--socket", str(base / "code-server.sock")]
+        forwarder = UnixForwarder(base / "code-server.sock")
+        url = forwarder.url
+    else:
+        port = free_port()
+        listen = ["--bind-addr", f"127.0.0.1:{port}"]
+        url = f"http://127.0.0.1:{port}"
     log = (base / "code-server.log").open("w")
     process = subprocess.Popen(
         [
+            *(prefix or []),
             *command,
+            *listen,
             "--auth",
             "none",
-            "--bind-addr",
-            f"127.0.0.1:{port}",
             "--disable-telemetry",
             "--disable-update-check",
             "--disable-workspace-trust",
@@ -185,10 +266,10 @@ def code_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterato
             str(workspace),
         ],  # fmt: skip
         env=env,
+        cwd=base,  # not the checkout, whose ttcc package a Python there would import
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -199,7 +280,7 @@ def code_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterato
                 assert process.poll() is None, (base / "code-server.log").read_text()
                 assert time.monotonic() < deadline, "code-server did not come up within 60 s"
                 time.sleep(0.5)
-        yield CodeServer(url, workspace, user_data, models)
+        yield CodeServer(url, workspace, user_data, extensions, process.pid)
     finally:
         process.terminate()
         try:
@@ -208,6 +289,26 @@ def code_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterato
             process.kill()
             process.wait()
         log.close()
+        if forwarder:
+            forwarder.close()
+
+
+@pytest.fixture(scope="module")
+def code_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterator[CodeServer]:
+    """code-server on 127.0.0.1 whose extension runs this checkout's server (the expert
+    override ttcc.server.pythonPath) on a scripted python.ttc."""
+    base = tmp_path_factory.mktemp("code-server")
+    models = base / "models"
+    models.mkdir()
+    export_scripted(models / "python.ttc", PYTHON_SCRIPT)
+    settings = {
+        "ttcc.server.pythonPath": sys.executable,
+        "ttcc.server.directory": str(ROOT),
+        "ttcc.server.modelsDir": str(models),
+        "ttcc.minConfidence": 0,
+    }
+    with running_code_server(base, vsix, settings) as server:
+        yield server
 
 
 def open_file(page: sync_api.Page, name: str) -> sync_api.Locator:
@@ -225,32 +326,34 @@ def open_file(page: sync_api.Page, name: str) -> sync_api.Locator:
     return editor
 
 
-def server_pids(models: Path) -> set[int]:
-    """The language servers the extension started on this test's models directory."""
+def server_pids(marker: Path) -> set[int]:
+    """The language servers whose command line mentions marker (their models directory,
+    or the user-data directory their Python environment is in)."""
     pids = set()
     for entry in Path("/proc").iterdir():
         try:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if b"server" in arguments and str(models).encode() in arguments:
+        if b"ttcc.server" in arguments and any(str(marker).encode() in a for a in arguments):
             pids.add(int(entry.name))
     return pids
 
 
-def wait_for_server(page: sync_api.Page) -> sync_api.Locator:
+def wait_for_server(page: sync_api.Page, timeout: float = 60_000) -> sync_api.Locator:
     """The status-bar item, once it shows a running server for a Python file."""
     status = page.locator(".statusbar-item:has(.codicon-sparkle):not(:has(.codicon-loading))",
-                          has_text="ttcc")
-    status.wait_for(timeout=60_000)
+                          has_text="ttcc")  # fmt: skip
+    status.wait_for(timeout=timeout)
     return status.first
 
 
 def ghost_after_typing(page: sync_api.Page, text: str) -> str:
     page.keyboard.type(text, delay=60)
-    ghost = page.locator(".ghost-text-decoration, .ghost-text").first
-    ghost.wait_for(timeout=30_000)
-    return ghost.inner_text().replace("\u00a0", " ")
+    page.locator(".ghost-text-decoration, .ghost-text").first.wait_for(timeout=30_000)
+    # One span per syntax-highlighted token.
+    parts = page.locator(".ghost-text-decoration").all_inner_texts()
+    return "".join(parts).replace("\u00a0", " ")
 
 
 def saved(page: sync_api.Page, path: Path, expected: str) -> str:
@@ -268,6 +371,7 @@ def test_ghost_text_in_vscode(code_server: CodeServer) -> None:
     the status bar's toggle turns completions off."""
     source = code_server.workspace / "demo.py"
     source.write_text("import os\n\n")
+    models = code_server.workspace.parent / "models"
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
@@ -282,10 +386,10 @@ def test_ghost_text_in_vscode(code_server: CodeServer) -> None:
             page.keyboard.press("Tab")
             assert saved(page, source, "import os\n\nx = 42") == "import os\n\nx = 42"
 
-            (first,) = server_pids(code_server.models)
+            (first,) = server_pids(models)
             os.kill(first, signal.SIGKILL)
             deadline = time.monotonic() + 30
-            while not server_pids(code_server.models) - {first}:
+            while not server_pids(models) - {first}:
                 assert time.monotonic() < deadline, "the server was not restarted"
                 time.sleep(0.2)
             wait_for_server(page)
@@ -304,3 +408,204 @@ def test_ghost_text_in_vscode(code_server: CodeServer) -> None:
         except (AssertionError, sync_api.Error) as error:
             page.screenshot(path=str(code_server.user_data / "failure.png"))
             raise AssertionError(f"{error}\n{code_server.logs()}") from error
+        finally:
+            page.close()
+
+
+# The extension's own Python environment: a user with only a plain python3.
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def plain_python(base: Path, hidden: str) -> dict[str, str]:
+    """An environment whose PATH has python3 = Debian's /usr/bin/python3 (no ttcc) with the
+    standard library module `hidden` made unimportable, and no other Python before it:
+    no checkout .venv, no pyenv shims, no PYTHONPATH or virtualenv variables."""
+    shim, bin_dir = base / "shim" / hidden, base / "bin"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        f"raise ImportError('no module named {hidden} (hidden by the test)')\n"
+    )
+    bin_dir.mkdir()
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={shim.parent} exec {SYSTEM_PYTHON} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "PYENV", "VIRTUAL_ENV", "CONDA", "PIP_"))
+    }
+    node = Path(shutil.which("node") or "/usr/bin/node").parent
+    env["PATH"] = os.pathsep.join(
+        dict.fromkeys([str(bin_dir), str(node), "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+    )
+    # What a user's pip configuration might say; the extension's pip must hear none of it.
+    env["PIP_INDEX_URL"] = "http://192.0.2.1/simple"
+    env["PIP_FIND_LINKS"] = str(base / "elsewhere")
+    return env
+
+
+def in_path(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    """`python3 -c code` as that environment's PATH finds python3."""
+    return subprocess.run(
+        ["python3", "-c", code], env=env, cwd="/", capture_output=True, text=True, timeout=60
+    )
+
+
+def in_namespace(pid: int, code: str) -> subprocess.CompletedProcess[str]:
+    """`python3 -c code` inside the network namespace of process pid."""
+    command = ["nsenter", f"--net=/proc/{pid}/ns/net", str(SYSTEM_PYTHON), "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not SYSTEM_PYTHON.is_file(), reason="needs a system python3 at /usr/bin/python3"
+)
+@pytest.mark.skipif(
+    NO_NETWORK is None or shutil.which("nsenter") is None,
+    reason="`unshare --net` (root or user namespaces) and nsenter are not available here",
+)
+def test_the_vsix_sets_up_its_own_python_offline(tmp_path: Path, vsix: Path) -> None:
+    """No pythonPath, no modelsDir, only Debian's python3 without ttcc (nor ensurepip,
+    as without python3-venv) on PATH, and no network: on first activation the extension
+    makes its own environment from its wheels, and ghost text comes from the shipped models."""
+    env = plain_python(tmp_path, hidden="ensurepip")
+    assert "No module named 'ttcc'" in in_path(env, "import ttcc").stderr
+    assert "hidden by the test" in in_path(env, "import ensurepip").stderr
+    assert in_path(env, "import venv, sys; print(sys.version_info >= (3, 11))").stdout == "True\n"
+
+    settings = {"ttcc.minConfidence": 0}
+    with running_code_server(tmp_path, vsix, settings, env=env, prefix=NO_NETWORK) as server:
+        # The namespace code-server (and so the extension, its pip and the server) runs in
+        # has no network; this one has.
+        assert os.readlink(f"/proc/{server.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        unreachable = in_namespace(
+            server.pid, "import socket; socket.create_connection(('192.0.2.1', 80), 5)"
+        )
+        assert "Network is unreachable" in unreachable.stderr, unreachable.stderr
+        no_dns = in_namespace(server.pid, "import socket; socket.getaddrinfo('pypi.org', 443)")
+        assert "gaierror" in no_dns.stderr, no_dns.stderr
+
+        source = server.workspace / "demo.py"
+        source.write_text("import os\n\n")
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            try:
+                opened = time.monotonic()
+                page.goto(f"{server.url}/?folder={server.workspace}")
+                open_file(page, "demo.py")
+                wait_for_server(page, timeout=180_000)
+                ready = time.monotonic() - opened
+                page.keyboard.press("Control+End")
+                ghost = ghost_after_typing(page, "x = ")
+                first_ghost = time.monotonic() - opened
+                assert ghost.strip(), "an empty suggestion"
+                page.keyboard.press("Tab")
+                expected = "import os\n\nx = " + ghost
+                assert saved(page, source, expected) == expected
+                assert server_pids(server.storage), "no server runs from the environment"
+            except (AssertionError, sync_api.Error) as error:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                raise AssertionError(f"{error}\n{server.logs()}") from error
+            finally:
+                page.close()
+
+        # The environment: in the extension's global storage, ttcc installed, stamped, and
+        # nothing half-made left beside it; the server runs from it.
+        environment = server.storage / "python"
+        stamp = json.loads((environment / "ttcc-environment.json").read_text())
+        assert (
+            stamp["extensionVersion"]
+            == json.loads((CLIENT / "package.json").read_text())["version"]
+        )
+        assert (stamp["basePython"], stamp["pythonVersion"]) == (
+            str(SYSTEM_PYTHON),
+            platform_version(),
+        )
+        assert sorted(p.name for p in server.storage.iterdir()) == ["python"]
+        python = environment / "bin" / "python"
+        installed = subprocess.run(
+            [str(python), "-I", "-c", "import ttcc.server, pygls"], capture_output=True, text=True
+        )
+        assert installed.returncode == 0, installed.stderr
+        # pip looked in the extension's wheels only, not at the index or links its
+        # environment named.
+        log = server.ttcc_log()
+        (links,) = re.findall(r"Looking in links: (.*)", log)
+        assert Path(links.strip()).parent.parent == server.extensions, links
+        assert "Looking in indexes" not in log and "192.0.2.1" not in log and "elsewhere" not in log
+        assert "Successfully installed" in log
+        setup = seconds_between(
+            server.logs(tail=10**6),
+            r"_doActivateExtension ttcc\.ttcc",
+            r"the Python environment .* is ready",
+        )
+
+    print(
+        f"vscode: first activation (page open to a running server, environment made) "
+        f"{ready:.1f} s (of which activation to environment ready {setup:.1f} s), "
+        f"to the first ghost text {first_ghost:.1f} s; "
+        f".vsix {vsix.stat().st_size / 2**20:.1f} MiB"
+    )
+
+
+def seconds_between(logs: str, start: str, end: str) -> float:
+    """Seconds from the first log line matching start to the first matching end."""
+    stamp = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) .*"
+    times = []
+    for pattern in (start, end):
+        found = re.search(stamp + pattern, logs, re.M)
+        assert found, pattern
+        times.append(datetime.datetime.fromisoformat(found.group(1)))
+    return (times[1] - times[0]).total_seconds()
+
+
+def platform_version() -> str:
+    code = "import platform; print(platform.python_version())"
+    command = [str(SYSTEM_PYTHON), "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not SYSTEM_PYTHON.is_file(), reason="needs a system python3 at /usr/bin/python3"
+)
+def test_a_python_without_venv_gets_a_message(tmp_path: Path, vsix: Path) -> None:
+    """python3 on PATH lacks the venv module: a notification says to install python3-venv
+    (or set the settings), with buttons, and no server starts; once venv is there, its
+    Retry sets the environment up and starts the server."""
+    env = plain_python(tmp_path, hidden="venv")
+    assert "hidden by the test" in in_path(env, "import venv").stderr
+    with running_code_server(tmp_path, vsix, {}, env=env) as server:
+        (server.workspace / "demo.py").write_text("import os\n\n")
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            try:
+                page.goto(f"{server.url}/?folder={server.workspace}")
+                open_file(page, "demo.py")
+                toast = page.locator(
+                    ".notifications-toasts .notification-toast", has_text="python3-venv"
+                )
+                toast.wait_for(timeout=90_000)
+                text = toast.inner_text()
+                assert "has no venv module" in text and "/usr/bin/python3" in text, text
+                assert "ttcc.server.basePython" in text, text
+                for button in ("Open Settings", "Show Log", "Retry"):
+                    assert toast.get_by_role("button", name=button).count() == 1, button
+                page.locator(".statusbar-item:has(.codicon-warning)", has_text="ttcc").wait_for()
+                progress = page.locator(".notification-toast", has_text="setting up its Python")
+                progress.wait_for(state="hidden")
+                assert not (server.storage / "python").exists()
+                assert not server_pids(server.user_data)
+
+                shutil.rmtree(tmp_path / "shim" / "venv")  # the user installs python3-venv
+                toast.get_by_role("button", name="Retry").click()
+                wait_for_server(page)
+                assert (server.storage / "python" / "ttcc-environment.json").is_file()
+                assert server_pids(server.storage)
+            except (AssertionError, sync_api.Error) as error:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                raise AssertionError(f"{error}\n{server.logs()}") from error
+            finally:
+                page.close()

@@ -1,4 +1,4 @@
-// The language client: starts `<python> -m server`, restarts it when it dies (up to
+// The language client: starts `<python> -m ttcc.server`, restarts it when it dies (up to
 // a limit), sends the settings, and passes on the server's report of each suggestion.
 
 import * as os from "node:os";
@@ -29,7 +29,7 @@ export interface ClientHooks {
   suggested(model: string, ms: number): void;
 }
 
-/** The server's notification after each suggestion it sends (server/lsp.py). */
+/** The server's notification after each suggestion it sends (ttcc/server/lsp.py). */
 const SUGGESTION_NOTIFICATION = "ttcc/suggestion";
 
 interface SuggestionReport {
@@ -40,11 +40,12 @@ interface SuggestionReport {
 
 export function createClient(
   extensionPath: string,
+  managedPython: string,
   outputChannel: vscode.LogOutputChannel,
   crashes: CrashWindow,
   hooks: ClientHooks,
 ): LanguageClient {
-  const launch = serverLaunch(configGetter(), extensionPath, os.homedir());
+  const launch = serverLaunch(configGetter(), extensionPath, os.homedir(), managedPython);
   outputChannel.info(`starting: ${[launch.command, ...launch.args].join(" ")} (in ${launch.cwd})`);
   const serverOptions: ServerOptions = {
     command: launch.command,

@@ -1,12 +1,14 @@
 // Entry point: the output channel, the status bar, the commands, and one language
-// client at a time (a restart replaces it).
+// client at a time (a restart replaces it), started once its Python is ready.
 
+import * as os from "node:os";
 import * as vscode from "vscode";
 import { type LanguageClient, State } from "vscode-languageclient/node";
 
-import { createClient, SECTION, sendSettings } from "./client";
+import { configGetter, createClient, SECTION, sendSettings } from "./client";
+import { act, type ServerPython, serverPython, showSetupFailure } from "./environment";
 import { CrashWindow } from "./restartPolicy";
-import { LAUNCH_SETTINGS } from "./settings";
+import { LAUNCH_SETTINGS, pathSetting } from "./settings";
 import { StatusBar } from "./statusBar";
 import { toggleTarget } from "./toggle";
 
@@ -24,10 +26,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const crashes = new CrashWindow();
   context.subscriptions.push(output, status);
 
-  const start = async (): Promise<void> => {
+  // Each (re)start supersedes the ones before it, which may still be setting up Python.
+  let generation = 0;
+  const start = async (rebuild = false): Promise<void> => {
+    const mine = ++generation;
     await stop();
     crashes.reset();
-    const next = createClient(context.extensionPath, output, crashes, {
+    status.setServer("starting");
+    let python: ServerPython;
+    try {
+      python = await serverPython(context, output, rebuild);
+    } catch (error) {
+      if (mine === generation) {
+        status.setServer("stopped");
+        showSetupFailure(error, output, () => start());
+      }
+      return;
+    }
+    if (mine !== generation) {
+      return;
+    }
+    const next = createClient(context.extensionPath, python.python, output, crashes, {
       suggested: (model, ms) => status.suggested(model, ms),
     });
     client = next;
@@ -36,21 +55,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         status.setServer(newState === State.Running ? "running" : newState === State.Starting ? "starting" : "stopped");
       }
     });
-    status.setServer("starting");
     try {
       await next.start();
     } catch (error) {
-      status.setServer("stopped");
-      const choice = await vscode.window.showErrorMessage(
-        `ttcc: the server did not start (${String(error)}). Is ttcc.server.pythonPath an interpreter with ttcc installed?`,
-        "Open Settings",
-        "Show Log",
-      );
-      if (choice === "Open Settings") {
-        void vscode.commands.executeCommand("workbench.action.openSettings", "ttcc.server");
-      } else if (choice === "Show Log") {
-        output.show(true);
+      if (client !== next) {
+        return;
       }
+      status.setServer("stopped");
+      const message = python.managed
+        ? `ttcc: the server did not start (${String(error)}). ttcc: Show Log says why; ` +
+          "ttcc: Reinstall Python Environment rebuilds the extension's Python environment."
+        : `ttcc: the server did not start (${String(error)}). ` +
+          `Is ttcc.server.pythonPath (${python.python}) an interpreter with ttcc installed? ` +
+          "Clear it to let the extension set up its own.";
+      output.error(message);
+      void vscode.window
+        .showErrorMessage(message, "Open Settings", "Show Log", "Retry")
+        .then((choice) => act(choice, output, () => start()));
     }
   };
 
@@ -60,7 +81,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const enabled = config.get<boolean>("enabled") !== false;
       await config.update("enabled", !enabled, TARGETS[toggleTarget(config.inspect<boolean>("enabled"))]);
     }),
-    vscode.commands.registerCommand("ttcc.restartServer", start),
+    vscode.commands.registerCommand("ttcc.restartServer", () => start()),
+    vscode.commands.registerCommand("ttcc.reinstallEnvironment", async () => {
+      if (pathSetting(configGetter(), "server.pythonPath", os.homedir())) {
+        void vscode.window.showInformationMessage(
+          "ttcc: ttcc.server.pythonPath is set, so the server runs with that Python, " +
+            "not the extension's own environment.",
+        );
+        return;
+      }
+      await start(true);
+    }),
     vscode.commands.registerCommand("ttcc.showLog", () => output.show(true)),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration(SECTION)) {

@@ -1,5 +1,5 @@
 // The server logs to stderr as "YYYY-MM-DD HH:MM:SS,mmm LEVEL logger: message"
-// (server/__main__.py). Each line goes to the log output channel at its own level,
+// (ttcc/server/__main__.py). Each line goes to the log output channel at its own level,
 // without the second timestamp; other lines (tracebacks) keep the level before them.
 
 export type Level = "debug" | "info" | "warn" | "error";

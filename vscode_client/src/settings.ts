@@ -4,7 +4,7 @@
 
 export type Get = (key: string) => unknown;
 
-/** Settings the server understands (server/settings.py), under the same camelCase names. */
+/** Settings the server understands (ttcc/server/settings.py), under the same camelCase names. */
 export const SERVER_SETTINGS = [
   "enabled",
   "enabledLanguages",
@@ -34,7 +34,13 @@ export function serverSettings(get: Get): ServerSettings {
 }
 
 /** Settings that change how the server process starts: a change restarts it. */
-export const LAUNCH_SETTINGS = ["server.pythonPath", "server.directory", "server.modelsDir", "server.logLevel"];
+export const LAUNCH_SETTINGS = [
+  "server.pythonPath",
+  "server.basePython",
+  "server.directory",
+  "server.modelsDir",
+  "server.logLevel",
+];
 
 export interface Launch {
   command: string;
@@ -44,27 +50,30 @@ export interface Launch {
 
 const LOG_LEVELS = ["debug", "info", "warning", "error"];
 
-/** How to start the server: `<pythonPath> -m server --stdio [--models-dir D] [--log-level L]`,
- *  in server.directory, else in the extension's own directory: never in the workspace,
- *  whose own `server` package `-m server` could pick up instead. `~` means home. */
-export function serverLaunch(get: Get, extensionPath: string, home: string): Launch {
-  const text = (key: string): string => {
-    const value = get(key);
-    return typeof value === "string" ? expandHome(value.trim(), home) : "";
-  };
-  const args = ["-m", "server", "--stdio"];
-  const modelsDir = text("server.modelsDir");
+/** A string setting, trimmed, `~` expanded; "" when unset or not a string. */
+export function pathSetting(get: Get, key: string, home: string): string {
+  const value = get(key);
+  return typeof value === "string" ? expandHome(value.trim(), home) : "";
+}
+
+/** How to start the server: `<python> -m ttcc.server --stdio [--models-dir D] [--log-level L]`,
+ *  where python is ttcc.server.pythonPath when set, else the extension's own environment's
+ *  (`managedPython`); in server.directory, else in the extension's own directory: never in
+ *  the workspace, whose own `ttcc` package `-m` could pick up instead. `~` means home. */
+export function serverLaunch(get: Get, extensionPath: string, home: string, managedPython: string): Launch {
+  const args = ["-m", "ttcc.server", "--stdio"];
+  const modelsDir = pathSetting(get, "server.modelsDir", home);
   if (modelsDir) {
     args.push("--models-dir", modelsDir);
   }
-  const logLevel = text("server.logLevel");
+  const logLevel = pathSetting(get, "server.logLevel", home);
   if (LOG_LEVELS.includes(logLevel)) {
     args.push("--log-level", logLevel);
   }
   return {
-    command: text("server.pythonPath") || "python3",
+    command: pathSetting(get, "server.pythonPath", home) || managedPython,
     args,
-    cwd: text("server.directory") || extensionPath,
+    cwd: pathSetting(get, "server.directory", home) || extensionPath,
   };
 }
 

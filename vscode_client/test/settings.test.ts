@@ -47,12 +47,26 @@ test("serverSettings passes values through for the server to check", () => {
   assert.deepEqual(serverSettings(getter({ minConfidence: "high" })), { minConfidence: "high" });
 });
 
-test("serverLaunch defaults: python3 -m server in the extension's directory", () => {
-  assert.deepEqual(serverLaunch(getter({}), "/ext", "/home/u"), {
-    command: "python3",
-    args: ["-m", "server", "--stdio"],
+test("serverLaunch defaults: the managed python -m ttcc.server in the extension's directory", () => {
+  assert.deepEqual(serverLaunch(getter({}), "/ext", "/home/u", "/store/python/bin/python"), {
+    command: "/store/python/bin/python",
+    args: ["-m", "ttcc.server", "--stdio"],
     cwd: "/ext",
   });
+});
+
+test("the contributed pythonPath default is empty: the managed environment", () => {
+  assert.equal(properties["ttcc.server.pythonPath"].default, "");
+  assert.equal(properties["ttcc.server.basePython"].default, "");
+});
+
+test("the interpreter settings restart the server and are restricted in untrusted workspaces", () => {
+  const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  for (const key of ["server.pythonPath", "server.basePython", "server.directory", "server.modelsDir"]) {
+    assert.ok(LAUNCH_SETTINGS.includes(key), key);
+    assert.ok(restricted.includes(`ttcc.${key}`), key);
+    assert.equal((properties[`ttcc.${key}`] as { scope?: string }).scope, "machine-overridable", key);
+  }
 });
 
 test("serverLaunch uses the interpreter, directory, models and log level", () => {
@@ -65,10 +79,11 @@ test("serverLaunch uses the interpreter, directory, models and log level", () =>
     }),
     "/ext",
     "/home/u/",
+    "/store/python/bin/python",
   );
   assert.deepEqual(launch, {
     command: "/home/u/ttcc/.venv/bin/python",
-    args: ["-m", "server", "--stdio", "--models-dir", "/home/u/models", "--log-level", "debug"],
+    args: ["-m", "ttcc.server", "--stdio", "--models-dir", "/home/u/models", "--log-level", "debug"],
     cwd: "/src/ttcc",
   });
 });
@@ -78,8 +93,9 @@ test("serverLaunch ignores empty and ill-typed values", () => {
     getter({ "server.pythonPath": "  ", "server.directory": 3, "server.logLevel": "loud" }),
     "/ext",
     "/h",
+    "/managed",
   );
-  assert.deepEqual(launch, { command: "python3", args: ["-m", "server", "--stdio"], cwd: "/ext" });
+  assert.deepEqual(launch, { command: "/managed", args: ["-m", "ttcc.server", "--stdio"], cwd: "/ext" });
 });
 
 test("expandHome only expands a leading ~", () => {
