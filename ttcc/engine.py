@@ -3,7 +3,7 @@
 Python only moves text in and out: the prompt layout, reuse of earlier work,
 decoding and its stop rules all live in the engine.
 
-    model = Model.load(shipped_models_dir() / "python.ttc")
+    model = Model.load(ttcc.shipped_models_dir() / "python.ttc")
     session = model.session()          # one per document
     session.complete("def add(a, b):\\n    return ")
 """
