@@ -4,8 +4,8 @@
         --json ttcc/models/evaluation.json
     python -m training.model_card ttcc/models/evaluation.json --study training/study/study.json
 
-The bars come from the models issue: bits/char at most 0.8 x xz -9e, keystrokes saved
-at least 20 %, at least half of the shown suggestions fully correct.
+The bars the shipped models are held to: bits/char at most 0.8 x xz -9e, keystrokes
+saved at least 20 %, at least half of the shown suggestions fully correct.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def misses(languages: dict[str, dict[str, Any]]) -> list[str]:
 
 def memory_table(with_memory: dict[str, dict[str, Any]],
                  without: dict[str, dict[str, Any]]) -> list[str]:
-    """The document memory's effect per language, against the document-memory issue's
-    targets: 25 % fewer bits/char, 1.4x the keystrokes saved, latency up < 10 %."""
+    """The document memory's effect per language, against the targets it was built for:
+    25 % fewer bits/char, 1.4x the keystrokes saved, latency up < 10 %."""
     if not without:
         return ["(the evaluation ran one memory mode only)"]
     lines = [
@@ -178,7 +178,7 @@ def render(evaluation: dict[str, Any], study: list[dict[str, Any]] | None,
         "",
         *memory_table(languages, evaluation.get("other_memory_mode") or {}),
         "",
-        "What bounds these gains: the README's \"What bounds the document memory\" "
+        "What bounds these gains: \"What bounds the document memory\" in docs/RESULTS.md "
         "(`python -m training.memory_bounds`).",
         "",
         "## Models",
