@@ -11,20 +11,20 @@ from pathlib import Path
 from cffi import FFI
 
 ENGINE_DIR = Path(__file__).resolve().parent
-SOURCES = [
-    "model.c",
-    "math.c",
-    "text.c",
-    "forward.c",
-    "session.c",
-    "memory.c",
-    "kernels_generic.c",
-    "kernels_avx2.c",
-    "kernels_avx512.c",
-    "kernels_neon.c",
-    "kernels_wasm.c",
-    "kernels_select.c",
-]
+
+
+def source_lists() -> dict[str, list[str]]:
+    """sources.mk's `NAME = files` lines: the engine's one list of its sources."""
+    lists = {}
+    for line in (ENGINE_DIR / "sources.mk").read_text().splitlines():
+        name, equals, files = line.partition("=")
+        if equals and not line.startswith("#"):
+            lists[name.strip()] = files.split()
+    return lists
+
+
+_LISTS = source_lists()
+SOURCES = _LISTS["CORE_SRCS"] + _LISTS["KERNEL_SRCS"]
 # No -ffast-math and no fused multiply-add: results must be bit-identical to the
 # WebAssembly build and across kernels (see kernels.h).
 COMPILE_ARGS = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-math-errno"]

@@ -29,9 +29,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLANG="${CLANG:-clang}"
 CLANG_RELAXED="${CLANG_RELAXED:-clang-16}"
 
-SOURCES=(model.c math.c text.c forward.c session.c memory.c
-         kernels_generic.c kernels_wasm.c kernels_select.c
-         wasm/runtime.c wasm/api.c)
+# source_list NAME: that list of engine_c/sources.mk, the engine's one list of its sources.
+source_list() {
+    sed -n "s/^$1 *= *//p" "$ROOT/engine_c/sources.mk"
+}
+# shellcheck disable=SC2207  # file names without spaces, one list per line
+SOURCES=($(source_list CORE_SRCS) $(source_list WASM_KERNEL_SRCS) $(source_list WASM_RUNTIME_SRCS))
 # -ffp-contract=off is part of the engine's definition (engine_c/Makefile).
 CFLAGS=(--target=wasm32 -msimd128 -mbulk-memory -O2 -std=c11
         -ffreestanding -nostdlib -ffp-contract=off -fno-math-errno
