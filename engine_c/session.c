@@ -15,7 +15,7 @@ void ttc_complete_options_init(ttc_complete_options *options)
 {
     options->multiline = 0;
     options->max_chars = 64;
-    options->min_confidence = 0.5f;
+    options->min_confidence = 0.6f;
     options->document_memory = 1;
     options->memory_text = NULL;
     options->memory_text_length = 0;

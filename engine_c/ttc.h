@@ -75,9 +75,10 @@ int ttc_session_create(const ttc_model *model, const ttc_session_options *option
 void ttc_session_free(ttc_session *session);
 
 typedef struct {
-    int multiline;        /* 0: stop at the end of the line; 1: at the end of the block */
-    int max_chars;        /* longest suggestion, 1..TTC_MAX_SUGGESTION */
-    float min_confidence; /* stop when the cumulative probability would fall below this */
+    int multiline;        /* 0 (default): stop at the end of the line; 1: at the end of the block */
+    int max_chars;        /* longest suggestion, 1..TTC_MAX_SUGGESTION (default 64) */
+    float min_confidence; /* stop when the cumulative probability would fall below this
+                           * (default 0.6) */
     int document_memory;  /* 1 (default): blend in what followed earlier occurrences of the
                            * text before the cursor in the document (prefix, suffix and
                            * memory_text); 0: the model alone */
@@ -96,6 +97,8 @@ enum {
 
 enum { TTC_MAX_SUGGESTION = 256 };
 
+/* The defaults: what editors get unless their user changes them. The bindings
+ * (ttcc/engine.py, web_demo/engine.js) start from these too. */
 void ttc_complete_options_init(ttc_complete_options *options);
 
 /* Suggests the text to insert at the cursor, given the document text before

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ttcc.engine import EDITOR_OPTIONS, Model
+from ttcc.engine import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_PREFIX = "import numpy as np\n\n\ndef main():\n    for i in ra"
@@ -43,6 +43,7 @@ def install(python: str, wheelhouse: Path, folder: Path) -> Path:
 
 
 def expected_python_suggestion() -> str:
-    """What the checkout's engine suggests for PYTHON_PREFIX with the shipped model."""
+    """What the checkout's engine suggests for PYTHON_PREFIX with the shipped model and the
+    options editors get (the engine's defaults)."""
     session = Model.load(ROOT / "ttcc" / "models" / "python.ttc").session()
-    return session.complete(PYTHON_PREFIX, "", **EDITOR_OPTIONS)
+    return session.complete(PYTHON_PREFIX, "")

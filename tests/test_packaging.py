@@ -205,10 +205,9 @@ def test_the_sdist_builds_with_gcc_and_clang(compiler: str, dist: Path, tmp_path
     ).stdout  # fmt: skip
     assert ("clang version" in comment) == (compiler == "clang"), comment
     code = (
-        "import sys; from ttcc.engine import EDITOR_OPTIONS, Model; from ttcc import "
+        "import sys; from ttcc.engine import Model; from ttcc import "
         "shipped_models_dir as d; import ttcc; assert ttcc.__file__.startswith(sys.argv[1]); "
-        f"print(repr(Model.load(d() / 'python.ttc').session().complete({PYTHON_PREFIX!r}, '', "
-        "**EDITOR_OPTIONS)))"
+        f"print(repr(Model.load(d() / 'python.ttc').session().complete({PYTHON_PREFIX!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "site")], capture_output=True, text=True,

@@ -131,6 +131,8 @@ def make_cases(window: int) -> list[dict[str, Any]]:
         {"prefix": "é" * (window + 5) + "\nq = ", "options": {"min_confidence": 0.0}},
         # back to a short document in the same session
         {"prefix": "def f(x):\n    return ", "options": {"min_confidence": 0.0}},
+        # no options: each binding takes the engine's defaults (the memory copies "eta")
+        {"prefix": REPEATED},
         *memory_cases(),
     ]
     return cases

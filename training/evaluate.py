@@ -32,13 +32,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ttcc.engine import EDITOR_OPTIONS, Model, ModelError, Session
+from ttcc.engine import DEFAULT_OPTIONS, Model, ModelError, Session
 from ttcc.languages import BASE_MODEL, LANGUAGES, language_of
 
 
 def default_options() -> dict:
     """The suggestion options editors use unless their user changes them."""
-    return dict(EDITOR_OPTIONS)
+    return dict(DEFAULT_OPTIONS)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from ttcc._engine import ffi, lib
 __all__ = [
     "MAX_SUGGESTION",
     "MEMORY_TEXT_BYTES",
-    "EDITOR_OPTIONS",
+    "DEFAULT_OPTIONS",
     "EngineError",
     "Model",
     "ModelError",
@@ -33,14 +33,23 @@ MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
 # The document memory reads at most this many bytes (UTF-8) of memory_text.
 MEMORY_TEXT_BYTES: int = lib.TTC_MEMORY_TEXT_BYTES
 
-# What editors ask for unless their user changes it: the language server's defaults, and
-# what the evaluation measures.
-EDITOR_OPTIONS: dict[str, Any] = {
-    "multiline": False,
-    "max_chars": 64,
-    "min_confidence": 0.6,
-    "document_memory": True,
-}
+
+
+def _default_options() -> dict[str, Any]:
+    options = ffi.new("ttc_complete_options *")
+    lib.ttc_complete_options_init(options)
+    return {
+        "multiline": bool(options.multiline),
+        "max_chars": options.max_chars,
+        "min_confidence": round(options.min_confidence, 6),  # 0.6, not float32's 0.6000000238
+        "document_memory": bool(options.document_memory),
+    }
+
+
+# The engine's defaults (ttc_complete_options_init): what editors get unless their user
+# changes them, what Session.complete uses for an option left out, what the evaluation
+# measures.
+DEFAULT_OPTIONS: dict[str, Any] = _default_options()
 
 _KV_PRECISIONS = {"int8": lib.TTC_KV_INT8, "f32": lib.TTC_KV_F32}
 
@@ -197,25 +206,31 @@ class Session:
         prefix: str,
         suffix: str = "",
         *,
-        multiline: bool = False,
-        max_chars: int = 64,
-        min_confidence: float = 0.5,
-        document_memory: bool = True,
+        multiline: bool | None = None,
+        max_chars: int | None = None,
+        min_confidence: float | None = None,
+        document_memory: bool | None = None,
         memory_text: str = "",
     ) -> str:
-        """The suggested text to insert between prefix and suffix ("" when none).
+        """The suggested text to insert between prefix and suffix ("" when none). An
+        option left out (None) is the engine's default (DEFAULT_OPTIONS).
 
         document_memory blends in what followed earlier occurrences of the text before
         the cursor in the document and in memory_text (e.g. other open files)."""
-        if not 1 <= max_chars <= lib.TTC_MAX_SUGGESTION:
-            raise ValueError(f"max_chars must be in 1..{lib.TTC_MAX_SUGGESTION}")
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ValueError("min_confidence must be in [0, 1]")
         options = ffi.new("ttc_complete_options *")
-        options.multiline = int(multiline)
-        options.max_chars = max_chars
-        options.min_confidence = min_confidence
-        options.document_memory = int(document_memory)
+        lib.ttc_complete_options_init(options)
+        if multiline is not None:
+            options.multiline = int(multiline)
+        if max_chars is not None:
+            if not 1 <= max_chars <= lib.TTC_MAX_SUGGESTION:
+                raise ValueError(f"max_chars must be in 1..{lib.TTC_MAX_SUGGESTION}")
+            options.max_chars = max_chars
+        if min_confidence is not None:
+            if not 0.0 <= min_confidence <= 1.0:
+                raise ValueError("min_confidence must be in [0, 1]")
+            options.min_confidence = min_confidence
+        if document_memory is not None:
+            options.document_memory = int(document_memory)
         if memory_text != self._memory_text:  # the same object: no comparison at all
             self._memory_text, self._memory_text_bytes = memory_text, _utf8(memory_text)
         # A view of the bytes, not a copy (up to 256 KiB a keystroke); alive during the call.

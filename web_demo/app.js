@@ -24,15 +24,17 @@ const statusState = $("status-state"); // a live region: only state changes are 
 
 const params = new URLSearchParams(location.search);
 
-function numberParam(name, min, max, fallback) {
+// A number in [min, max] when the query gives one; else undefined: the engine's default.
+function numberParam(name, min, max) {
   const value = Number(params.get(name) ?? NaN);
-  return params.has(name) && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+  return params.has(name) && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : undefined;
 }
 
+const maxChars = numberParam("maxChars", 1, 256);
 const options = {
   multiline: ["1", "true"].includes(params.get("multiline")),
-  maxChars: Math.round(numberParam("maxChars", 1, 256, 64)),
-  minConfidence: numberParam("minConfidence", 0, 1, 0.6),
+  maxChars: maxChars === undefined ? undefined : Math.round(maxChars),
+  minConfidence: numberParam("minConfidence", 0, 1),
   // The document itself (prefix and suffix) is the engine's memory.
   documentMemory: !["0", "false"].includes(params.get("memory")),
 };

@@ -72,6 +72,24 @@ export async function loadEngine(wasmBytes) {
     return pointer;
   }
 
+  // The engine's defaults (ttc_complete_options_init): complete() uses them for the
+  // options it is not given.
+  const defaults = (() => {
+    const pointer = alloc(16);
+    try {
+      wasm.complete_defaults(pointer, pointer + 4, pointer + 8, pointer + 12);
+      const view = new DataView(wasm.memory.buffer, pointer, 16);
+      return {
+        multiline: view.getInt32(0, true) !== 0,
+        maxChars: view.getInt32(4, true),
+        minConfidence: view.getFloat32(8, true),
+        documentMemory: view.getInt32(12, true) !== 0,
+      };
+    } finally {
+      wasm.buffer_free(pointer);
+    }
+  })();
+
   // Runs call(slot) with a 4-byte slot the engine writes a handle or a length into.
   function withSlot(call) {
     const slot = alloc(4);
@@ -198,8 +216,11 @@ export async function loadEngine(wasmBytes) {
     // The suggested text to insert between prefix and suffix ('' when none).
     // documentMemory blends in what followed earlier occurrences of the text before
     // the cursor in the document and in memoryText (e.g. other open files).
+    // An option left out (or undefined) is the engine's default.
     complete(prefix, suffix = '', {
-      multiline = false, maxChars = 64, minConfidence = 0.5, documentMemory = true, memoryText = '',
+      multiline = defaults.multiline, maxChars = defaults.maxChars,
+      minConfidence = defaults.minConfidence, documentMemory = defaults.documentMemory,
+      memoryText = '',
     } = {}) {
       const handle = this.#live();
       if (!Number.isInteger(maxChars) || Math.abs(maxChars) > 2 ** 31 - 1) {

@@ -99,6 +99,19 @@ EXPORT("session_free") void session_free(ttc_session *session)
     ttc_session_free(session);
 }
 
+/* ttc_complete_options_init's defaults, for engine.js's options left out. */
+EXPORT("complete_defaults")
+void complete_defaults(int *multiline, int *max_chars, float *min_confidence,
+                       int *document_memory)
+{
+    ttc_complete_options options;
+    ttc_complete_options_init(&options);
+    *multiline = options.multiline;
+    *max_chars = options.max_chars;
+    *min_confidence = options.min_confidence;
+    *document_memory = options.document_memory;
+}
+
 EXPORT("session_complete")
 int session_complete(ttc_session *session, const char *prefix, size_t prefix_length,
                      const char *suffix, size_t suffix_length, int multiline, int max_chars,

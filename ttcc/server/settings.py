@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ttcc import shipped_models_dir
-from ttcc.engine import EDITOR_OPTIONS, MAX_SUGGESTION
+from ttcc.engine import DEFAULT_OPTIONS, MAX_SUGGESTION
 from ttcc.languages import LANGUAGES
 
 DEFAULT_MODELS_DIR = shipped_models_dir()
@@ -23,12 +23,12 @@ class Settings:
     enabled_languages: tuple[str, ...] = LANGUAGES  # languages that get suggestions
     unknown_languages: str = "base"  # other languages: "base" model or "off"
     # suggest up to the end of the block instead of the line
-    multiline: bool = EDITOR_OPTIONS["multiline"]
-    max_chars: int = EDITOR_OPTIONS["max_chars"]  # longest suggestion
+    multiline: bool = DEFAULT_OPTIONS["multiline"]
+    max_chars: int = DEFAULT_OPTIONS["max_chars"]  # longest suggestion
     # stop where the cumulative probability falls below this
-    min_confidence: float = EDITOR_OPTIONS["min_confidence"]
+    min_confidence: float = DEFAULT_OPTIONS["min_confidence"]
     # blend in what followed the same text elsewhere
-    document_memory: bool = EDITOR_OPTIONS["document_memory"]
+    document_memory: bool = DEFAULT_OPTIONS["document_memory"]
     memory_from_open_documents: bool = True  # the memory also reads other open documents
     debounce_ms: int = 0  # wait this long for more typing before computing
     memory_budget_mb: int = 256  # engine sessions beyond this are dropped, least recent first
