@@ -139,8 +139,8 @@ extern const ttc_kernels ttc_kernels_generic;
 /* Fast kernels for this build's architecture; each returns NULL when the
  * running CPU (or the build) lacks the instructions. */
 const ttc_kernels *ttc_kernels_avx2(void);
-const ttc_kernels *ttc_kernels_avx512(void);  /* the VNNI set where the CPU has it */
-const ttc_kernels *ttc_kernels_avx512_novnni(void);  /* AVX-512 without VNNI, for tests */
+const ttc_kernels *ttc_kernels_avx512(void);      /* AVX-512 (F, BW, VL) without VNNI */
+const ttc_kernels *ttc_kernels_avx512vnni(void);  /* AVX-512 with VNNI's int8 dot products */
 const ttc_kernels *ttc_kernels_neon(void);
 const ttc_kernels *ttc_kernels_wasm(void);
 

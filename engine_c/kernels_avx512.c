@@ -1,7 +1,7 @@
 /* AVX-512 kernels for x86, in two sets: "avx512" (F, BW, VL) and
  * "avx512vnni" (the same plus VNNI's vpdpbusd and vpdpwssd). The file is
  * compiled with plain flags: functions carry target attributes and the
- * ttc_kernels_avx512* functions check the CPU at run time.
+ * ttc_kernels_avx512() and ttc_kernels_avx512vnni() check the CPU at run time.
  *
  * Results are bit-identical to kernels_generic.c: the int8 dot products are
  * exact, and the float work is done lane by lane in the reference's order,
@@ -663,26 +663,24 @@ static int cpu_has_avx512(void)
            __builtin_cpu_supports("avx512vl");
 }
 
-const ttc_kernels *ttc_kernels_avx512_novnni(void)
+const ttc_kernels *ttc_kernels_avx512(void)
 {
     return cpu_has_avx512() ? &kernels_avx512 : NULL;
 }
 
-const ttc_kernels *ttc_kernels_avx512(void)
+const ttc_kernels *ttc_kernels_avx512vnni(void)
 {
-    if (!cpu_has_avx512())
-        return NULL;
-    return __builtin_cpu_supports("avx512vnni") ? &kernels_avx512vnni : &kernels_avx512;
+    return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") ? &kernels_avx512vnni : NULL;
 }
 
 #else
 
-const ttc_kernels *ttc_kernels_avx512_novnni(void)
+const ttc_kernels *ttc_kernels_avx512(void)
 {
     return NULL;
 }
 
-const ttc_kernels *ttc_kernels_avx512(void)
+const ttc_kernels *ttc_kernels_avx512vnni(void)
 {
     return NULL;
 }

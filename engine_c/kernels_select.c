@@ -22,7 +22,9 @@ const ttc_kernels *ttc_kernels_best(void)
 {
     const ttc_kernels *k = NULL;
 #if defined(TTC_X86)
-    k = ttc_kernels_avx512(); /* the VNNI set where there is one */
+    k = ttc_kernels_avx512vnni();
+    if (k == NULL)
+        k = ttc_kernels_avx512();
     if (k == NULL)
         k = ttc_kernels_avx2();
 #elif defined(__aarch64__)
@@ -44,9 +46,9 @@ const ttc_kernels *ttc_kernels_by_name(const char *name)
     if (same_name(name, "avx2"))
         k = ttc_kernels_avx2();
     else if (same_name(name, "avx512"))
-        k = ttc_kernels_avx512_novnni();
-    else if (same_name(name, "avx512vnni"))
         k = ttc_kernels_avx512();
+    else if (same_name(name, "avx512vnni"))
+        k = ttc_kernels_avx512vnni();
 #elif defined(__aarch64__)
     if (same_name(name, "neon"))
         k = ttc_kernels_neon();
@@ -54,8 +56,7 @@ const ttc_kernels *ttc_kernels_by_name(const char *name)
     if (same_name(name, "wasm"))
         k = ttc_kernels_wasm();
 #endif
-    /* ttc_kernels_avx512() falls back to the plain set: check the name. */
-    return k != NULL && same_name(k->name, name) ? k : NULL;
+    return k;
 }
 
 /* ---- self-check (kernels.h) ---- */

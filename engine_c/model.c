@@ -28,11 +28,20 @@ static const char *const status_messages[TTC_STATUS_COUNT] = {
     [TTC_ERR_UNSUPPORTED] = "not supported by this build or CPU",
 };
 
-const char *ttc_strerror(int status)
+const char *ttc_strerror(ttc_status status)
 {
-    if (status < 0 || status >= TTC_STATUS_COUNT)
+    if ((unsigned)status >= (unsigned)TTC_STATUS_COUNT) /* any int may arrive here */
         return "unknown status";
     return status_messages[status];
+}
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+const char *ttc_version(void)
+{
+    return STRINGIFY(TTC_VERSION_MAJOR) "." STRINGIFY(TTC_VERSION_MINOR) "." STRINGIFY(
+        TTC_VERSION_PATCH);
 }
 
 static uint32_t read_u32(const uint8_t *p)
@@ -322,7 +331,7 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
     return status;
 }
 
-int ttc_model_load(const void *data, size_t size, ttc_model **out)
+ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out)
 {
     if (!out)
         return TTC_ERR_INVALID_ARGUMENT;

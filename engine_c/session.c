@@ -85,8 +85,8 @@ static int allocate_buffers(ttc_session *s)
     return failed ? TTC_ERR_OUT_OF_MEMORY : TTC_OK;
 }
 
-int ttc_session_create(const ttc_model *model, const ttc_session_options *options,
-                       ttc_session **out)
+ttc_status ttc_session_create(const ttc_model *model,
+                              const ttc_session_options *options, ttc_session **out)
 {
     if (!out)
         return TTC_ERR_INVALID_ARGUMENT;
@@ -416,10 +416,10 @@ size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
     return 0;
 }
 
-int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_length,
-                         const char *suffix, size_t suffix_length,
-                         const ttc_complete_options *options, char *out,
-                         size_t out_capacity, size_t *out_length)
+ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
+                                size_t prefix_length, const char *suffix, size_t suffix_length,
+                                const ttc_complete_options *options, char *out,
+                                size_t out_capacity, size_t *out_length)
 {
     ttc_complete_options defaults;
     ttc_complete_options_init(&defaults);
@@ -455,8 +455,8 @@ int ttc_session_complete(ttc_session *s, const char *prefix, size_t prefix_lengt
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-int ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens, float *out,
-                       size_t out_rows)
+ttc_status ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens,
+                              float *out, size_t out_rows)
 {
     if (!s || !tokens || !out || n_tokens == 0 || n_tokens > (size_t)s->model->info.window ||
         out_rows == 0 || out_rows > n_tokens)
@@ -555,16 +555,17 @@ static int score_text(ttc_session *s, const char *text, size_t text_length, scor
     return TTC_OK;
 }
 
-int ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length,
-                         int document_memory, float *out, size_t out_capacity,
-                         size_t *out_count)
+ttc_status ttc_session_logprobs(ttc_session *s, const char *text, size_t text_length,
+                                int document_memory, float *out, size_t out_capacity,
+                                size_t *out_count)
 {
     return score_text(s, text, text_length, document_memory ? SCORE_BLENDED : SCORE_MODEL, out,
                       out_capacity, out_count, 1);
 }
 
-int ttc_session_memory_features(ttc_session *s, const char *text, size_t text_length,
-                                float *out, size_t out_capacity, size_t *out_count)
+ttc_status ttc_session_memory_features(ttc_session *s, const char *text,
+                                       size_t text_length, float *out, size_t out_capacity,
+                                       size_t *out_count)
 {
     return score_text(s, text, text_length, SCORE_FEATURES, out, out_capacity, out_count,
                       TTC_MEMORY_FEATURES);

@@ -20,6 +20,15 @@
 extern "C" {
 #endif
 
+/* The version of this interface: a new MAJOR may break callers, a new MINOR adds to it.
+ * The tooling section at the end is outside this promise. */
+#define TTC_VERSION_MAJOR 0
+#define TTC_VERSION_MINOR 1
+#define TTC_VERSION_PATCH 0
+
+/* "MAJOR.MINOR.PATCH" of the engine that was built. */
+const char *ttc_version(void);
+
 typedef enum {
     TTC_OK = 0,
     TTC_ERR_INVALID_ARGUMENT,
@@ -36,7 +45,7 @@ typedef enum {
     TTC_STATUS_COUNT
 } ttc_status;
 
-const char *ttc_strerror(int status);
+const char *ttc_strerror(ttc_status status);
 
 /* ---- model ------------------------------------------------------------ */
 
@@ -50,7 +59,7 @@ typedef struct {
 } ttc_model_info;
 
 /* Validates and copies the model file in data[0..size); the caller may free it afterwards. */
-int ttc_model_load(const void *data, size_t size, ttc_model **out);
+ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out);
 void ttc_model_free(ttc_model *model);
 void ttc_model_get_info(const ttc_model *model, ttc_model_info *info);
 /* The metadata JSON text (not NUL-terminated) and its length. */
@@ -70,8 +79,8 @@ typedef struct {
 
 void ttc_session_options_init(ttc_session_options *options);
 /* options may be NULL for the defaults. */
-int ttc_session_create(const ttc_model *model, const ttc_session_options *options,
-                       ttc_session **out);
+ttc_status ttc_session_create(const ttc_model *model, const ttc_session_options *options,
+                              ttc_session **out);
 void ttc_session_free(ttc_session *session);
 
 typedef struct {
@@ -106,11 +115,11 @@ void ttc_complete_options_init(ttc_complete_options *options);
  * (NUL-terminated; out_capacity >= TTC_MAX_SUGGESTION + 1 always suffices)
  * and its length into *out_length. Reuses what the session ran for the
  * previous request: only tokens that differ are run through the model. */
-int ttc_session_complete(ttc_session *session,
-                         const char *prefix, size_t prefix_length,
-                         const char *suffix, size_t suffix_length,
-                         const ttc_complete_options *options,
-                         char *out, size_t out_capacity, size_t *out_length);
+ttc_status ttc_session_complete(ttc_session *session,
+                                const char *prefix, size_t prefix_length,
+                                const char *suffix, size_t suffix_length,
+                                const ttc_complete_options *options,
+                                char *out, size_t out_capacity, size_t *out_length);
 
 /* How many characters right after the cursor a suggestion types again: the
  * longest start of the rest of the cursor's line (suffix up to its first
@@ -120,15 +129,26 @@ int ttc_session_complete(ttc_session *session,
 size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
                           const char *suffix, size_t suffix_length);
 
+/* Bytes of memory the session holds (its caches and scratch). */
+size_t ttc_session_memory(const ttc_session *session);
+/* Tokens run through the model since the session was created. */
+uint64_t ttc_session_forwarded_tokens(const ttc_session *session);
+/* Name of the kernel set the session computes with. */
+const char *ttc_session_kernels(const ttc_session *session);
+
+/* ==== Tooling ==========================================================
+ * For fitting, evaluation, tests and benchmarks (training/, bench/, tests/);
+ * editors need none of it, and it may change without a new major version. */
+
 /* Natural-log probability of each character of text given the characters
  * before it (after BOS). Writes one value per token into out (at most
  * out_capacity) and the count into *out_count; texts longer than the window
  * keep the nearest window/2 characters as context when they cross it. With
  * document_memory, the memory of all the text before each character (up to
  * TTC_MEMORY_PREFIX_BYTES) is blended in as when completing. */
-int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_length,
-                         int document_memory, float *out, size_t out_capacity,
-                         size_t *out_count);
+ttc_status ttc_session_logprobs(ttc_session *session, const char *text, size_t text_length,
+                                int document_memory, float *out, size_t out_capacity,
+                                size_t *out_count);
 
 /* What the document memory saw at each character of text, for fitting the
  * blend (training/fit_memory.py): TTC_MEMORY_FEATURES floats per token, in
@@ -137,22 +157,16 @@ int ttc_session_logprobs(ttc_session *session, const char *text, size_t text_len
  * model's highest probability, the memory's highest share. Same contexts as
  * ttc_session_logprobs with memory; writes *out_count tokens. */
 enum { TTC_MEMORY_FEATURES = 6 };
-int ttc_session_memory_features(ttc_session *session, const char *text, size_t text_length,
-                                float *out, size_t out_capacity, size_t *out_count);
+ttc_status ttc_session_memory_features(ttc_session *session, const char *text,
+                                       size_t text_length, float *out, size_t out_capacity,
+                                       size_t *out_count);
 
 /* Runs tokens (0..vocab-1) from position 0 (reusing what the session holds)
  * and writes the vocab_size logits after each of the last out_rows tokens
  * into out (out_rows * vocab_size floats, 1 <= out_rows <= n_tokens). For
  * tests, evaluation and benchmarks. */
-int ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens, float *out,
-                       size_t out_rows);
-
-/* Bytes of memory the session holds (its caches and scratch). */
-size_t ttc_session_memory(const ttc_session *session);
-/* Tokens run through the model since the session was created. */
-uint64_t ttc_session_forwarded_tokens(const ttc_session *session);
-/* Name of the kernel set the session computes with. */
-const char *ttc_session_kernels(const ttc_session *session);
+ttc_status ttc_session_logits(ttc_session *session, const int *tokens, size_t n_tokens,
+                              float *out, size_t out_rows);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 contracts, decoding rules and bad input."""
 
 import math
+import re
 import struct
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from training import tokens
 from training.export import compute_checksum, dequantized_copy, export_ttc
 from training.model import PRESETS, Transformer
-from ttcc.engine import Model, ModelError, retyped_length
+from ttcc.engine import ENGINE_VERSION, Model, ModelError, retyped_length
 
 KV_PRECISIONS = ["int8", "f32"]
 STOP_TOKENS = (tokens.EOS, tokens.FIM_END)
@@ -324,3 +325,10 @@ class TestBadModelFiles:
 )
 def test_retyped_length(suggestion: str, suffix: str, expected: int) -> None:
     assert retyped_length(suggestion, suffix) == expected
+
+
+def test_the_engine_reports_its_header_s_version() -> None:
+    header = (Path(__file__).resolve().parent.parent / "engine_c" / "ttc.h").read_text()
+    parts = [re.search(rf"#define TTC_VERSION_{part} (\d+)", header) for part in
+             ("MAJOR", "MINOR", "PATCH")]  # fmt: skip
+    assert ".".join(part.group(1) for part in parts) == ENGINE_VERSION

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_SUGGESTION",
     "MEMORY_TEXT_BYTES",
     "DEFAULT_OPTIONS",
+    "ENGINE_VERSION",
     "EngineError",
     "Model",
     "ModelError",
@@ -29,6 +30,7 @@ __all__ = [
     "retyped_length",
 ]
 
+ENGINE_VERSION: str = ffi.string(lib.ttc_version()).decode()  # ttc.h's TTC_VERSION_*
 MAX_SUGGESTION: int = lib.TTC_MAX_SUGGESTION
 # The document memory reads at most this many bytes (UTF-8) of memory_text.
 MEMORY_TEXT_BYTES: int = lib.TTC_MEMORY_TEXT_BYTES

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ttcc import __version__
+from ttcc.engine import ENGINE_VERSION
 from ttcc.server.settings import DEFAULT_MODELS_DIR, Settings
 
 
@@ -41,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         # problems go there.
         help="how much to log to stderr (default: warning); stdout stays LSP's alone",
     )
-    parser.add_argument("--version", action="version", version=f"ttcc {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"ttcc {__version__} (engine {ENGINE_VERSION})"
+    )
     args = parser.parse_args(argv)
     if args.tcp is not None:
         host, _, port = args.tcp.rpartition(":")
