@@ -6,16 +6,19 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.installation import install
-from training.export import export_ttc
-from training.model import PRESETS, Transformer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def export_random(preset: str, path: Path, seed: int = 0) -> Path:
+    # torch only when a test asks for a model: the tests of other parts run without it.
+    import torch
+
+    from training.export import export_ttc
+    from training.model import PRESETS, Transformer
+
     torch.manual_seed(seed)
     export_ttc(Transformer(PRESETS[preset]), path, {"language": "test"})
     return path

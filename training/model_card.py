@@ -2,7 +2,7 @@
 
     python -m training.evaluate --models-dir ttcc/models --samples ttcc/models/samples \\
         --json ttcc/models/evaluation.json
-    python -m training.model_card ttcc/models/evaluation.json --study training/study/study.json
+    python -m training.model_card ttcc/models/evaluation.json --study training/size_study/study.json
 
 The bars the shipped models are held to: bits/char at most 0.8 x xz -9e, keystrokes
 saved at least 20 %, at least half of the shown suggestions fully correct.
