@@ -2,7 +2,7 @@
 
     python bench/bench_web_typing.py [--chars N] [--delay MS]
 
-What tests/test_web_demo.py's main-thread test asserts, printed: the demo
+What tests/web/test_web_demo.py's main-thread test asserts, printed: the demo
 (web_demo/, served with the repository, so with the shipped ttcc/models/python.ttc
 and its own options) in Debian's headless Chromium, an N-character document of
 the Python sample (ttcc/models/samples/python.py, repeated), N more characters of it
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import chromium, static_site  # noqa: E402
-from tests.test_web_demo import (  # noqa: E402
+from tests.web.test_web_demo import (  # noqa: E402
     SHIPPED_QUERY,
     TYPING_DELAY_MS,
     open_demo,

@@ -1,5 +1,5 @@
 /* Token ids shared by the engine and training (training/tokens.py mirrors this
- * file; tests/test_tokens.py keeps the two in sync).
+ * file; tests/engine/test_tokens.py keeps the two in sync).
  *
  * A token is a 7-bit character code. Tab, newline and 32..126 stand for
  * themselves; the unused control codes hold the special tokens below. */

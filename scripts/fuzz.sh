@@ -7,11 +7,11 @@
 #   bash scripts/fuzz.sh [--loader-runs N] [--session-runs N] [--seed N] [--work DIR]
 #
 # The defaults, 1,000,000 loader and 100,000 session executions, make the long
-# run (tens of minutes); tests/test_fuzz.py runs a short one. --seed 0 (the
+# run (tens of minutes); tests/engine/test_fuzz.py runs a short one. --seed 0 (the
 # default) lets libFuzzer pick its random seed. Prints each target's
 # executions, time and executions per second, and "no crash" or the report.
 # A crashing input is saved in engine_c/fuzz/regressions/TARGET/, from where
-# tests/test_fuzz.py replays it: fix the engine, then commit the file. Inputs
+# tests/engine/test_fuzz.py replays it: fix the engine, then commit the file. Inputs
 # that reach new code go to DIR/corpus/TARGET/ and the logs to DIR (default
 # engine_c/build/fuzz: the corpus grows from run to run there, and each run
 # starts by replaying it).

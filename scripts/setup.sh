@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # gcc-aarch64-linux-gnu, libc6-dev-arm64-cross (only recommended by the former),
 # qemu-user: the NEON kernel test, built for AArch64 and run under qemu-aarch64
 # (make -C engine_c test-kernels-arm).
-# neovim: its built-in LSP client against the installed wheel (tests/test_neovim.py).
+# neovim: its built-in LSP client against the installed wheel (tests/packaging/test_neovim.py).
 APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep
               libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user neovim)
 missing=()

@@ -2,7 +2,7 @@
  * module: tests/node/kernel_checks.mjs fills buffers in the module's memory
  * and compares the SIMD kernels with the generic ones (in node through
  * tests/node/wasm_kernels.test.mjs; in Chromium for the relaxed SIMD build,
- * through tests/test_wasm_relaxed_kernels.py). Built freestanding, without
+ * through tests/web/test_wasm_relaxed_kernels.py). Built freestanding, without
  * libc: SIMD128 (`make wasm-kernels-test`) and SIMD128 + relaxed SIMD
  * (`make wasm-kernels-test-relaxed`). */
 #include <stddef.h>

@@ -1,4 +1,4 @@
-// The completion cases of tests/test_wasm_engine.py, run through an engine of
+// The completion cases of tests/web/test_wasm_engine.py, run through an engine of
 // web_demo/engine.js: shared by node (engine_wasm_check.mjs) and Chromium
 // (test_wasm_engine.py loads this module in a page), so it imports nothing.
 //

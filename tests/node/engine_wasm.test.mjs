@@ -2,7 +2,7 @@
 // web_demo/build_wasm.sh) and its wrapper web_demo/engine.js, without a model:
 // the module imports nothing, its allocator (engine_c/wasm/runtime.c) keeps
 // data intact and reuses freed memory, and errors come back as the engine's
-// text. tests/test_wasm_engine.py compares suggestions with the native engine.
+// text. tests/web/test_wasm_engine.py compares suggestions with the native engine.
 //
 // Run: node --test tests/node/
 import { before, test } from 'node:test';
@@ -243,7 +243,7 @@ test('with relaxed SIMD enabled in node, the self-check decides the module', (t)
   t.diagnostic(`relaxed self-check in node ${process.version}: ${got.check ? 'passed' : 'failed'}`);
 });
 
-test('retypedLength is the engine rule (same cases as tests/test_engine.py)', () => {
+test('retypedLength is the engine rule (same cases as tests/engine/test_engine.py)', () => {
   const cases = [
     ['x)', ')', 1], ['a) {', ') {', 3], ['a', ')', 0], ['a, b)', ') + 1', 1], ['', ')', 0],
     ['f(x)', ')\nnext)', 1], ['f(x)', '\r\n)', 0], ['x)', 'é)', 0],

@@ -3,7 +3,7 @@
 // with and without its checksum made right, of the small models of the fuzz corpus
 // (engine_c/fuzz/loader_corpus). No load may read past the file (that would
 // trap) or depend on the bytes before it, or grow the memory, and a damaged
-// model that loads must complete without trapping. tests/test_wasm_bounds.py
+// model that loads must complete without trapping. tests/web/test_wasm_bounds.py
 // compares the statuses with the native engine's.
 //
 // Run: node --test tests/node/
@@ -18,7 +18,7 @@ import { boundedEngine, damagedCopies } from './wasm_bounds.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Both modules; the relaxed-SIMD one where this node runs relaxed SIMD
-// (node 20: --experimental-wasm-relaxed-simd, which tests/test_native_suites.py passes).
+// (node 20: --experimental-wasm-relaxed-simd, which tests/engine/test_native_suites.py passes).
 const MODULES = ['engine.wasm', 'engine-relaxed.wasm'];
 const CORPUS = path.join(ROOT, 'engine_c', 'fuzz', 'loader_corpus');
 const TRUNCATED = 3;

@@ -1,7 +1,7 @@
 // Runs completion cases through the WebAssembly engine (web_demo/engine.js,
 // with the module it prefers here: engine-relaxed.wasm where relaxed SIMD runs
 // exactly, else engine.wasm) and prints the results as JSON, for
-// tests/test_wasm_engine.py to compare with the native engine.
+// tests/web/test_wasm_engine.py to compare with the native engine.
 //
 //   node tests/node/engine_wasm_check.mjs MODEL CASES.json [MODULE]
 //

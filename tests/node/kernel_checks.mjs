@@ -6,7 +6,7 @@
 // transcriptions of their definitions (kernels.h).
 //
 // Shared by node (wasm_kernels.test.mjs: the SIMD128 module,
-// build/wasm_kernels_test.wasm) and Chromium (tests/test_wasm_relaxed_kernels.py:
+// build/wasm_kernels_test.wasm) and Chromium (tests/web/test_wasm_relaxed_kernels.py:
 // the SIMD128 + relaxed SIMD module, build/wasm_kernels_test_relaxed.wasm, which
 // node 20 runs wrongly), so it imports nothing that a page cannot: no node:
 // modules, and a small assert of its own.

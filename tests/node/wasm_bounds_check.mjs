@@ -1,6 +1,6 @@
 // Loads damaged copies of a model file (wasm_bounds.mjs's damagedCopies) into
 // web_demo/engine.wasm, each at the very end of the module's memory, and
-// prints what each load gave as JSON, for tests/test_wasm_bounds.py to
+// prints what each load gave as JSON, for tests/web/test_wasm_bounds.py to
 // compare with the native engine:
 //
 //   node tests/node/wasm_bounds_check.mjs MODEL STEP

@@ -2,7 +2,7 @@
 // kernels' results, compiled into the same wasm module: one node test per
 // check of kernel_checks.mjs (which says what they compare), on
 // build/wasm_kernels_test.wasm. The same checks run on the relaxed SIMD build
-// of the module in Chromium (tests/test_wasm_relaxed_kernels.py): node 20's
+// of the module in Chromium (tests/web/test_wasm_relaxed_kernels.py): node 20's
 // relaxed SIMD computes its dot product differently.
 //
 // Run: node --test tests/node/

@@ -1,5 +1,5 @@
 """Neovim's built-in LSP client (Debian's neovim) with the README's configuration, against
-the server of an installed wheel (tests/test_packaging.py's `installed`)."""
+the server of an installed wheel (tests/packaging/test_packaging.py's `installed`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.installation import PYTHON_PREFIX, expected_python_suggestion
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Opens the file (the README's autocommand starts and attaches the client), waits for
 # the server, asks for completions at the end of the file and writes both answers to

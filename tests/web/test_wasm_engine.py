@@ -29,7 +29,7 @@ from training.export import export_ttc
 from training.model import PRESETS, Transformer
 from ttcc.engine import MEMORY_TEXT_BYTES, Model, ModelError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WASM = ROOT / "web_demo" / "engine.wasm"
 RELAXED_WASM = ROOT / "web_demo" / "engine-relaxed.wasm"
 CHECK_SCRIPT = ROOT / "tests" / "node" / "engine_wasm_check.mjs"

@@ -328,7 +328,7 @@ def test_retyped_length(suggestion: str, suffix: str, expected: int) -> None:
 
 
 def test_the_engine_reports_its_header_s_version() -> None:
-    header = (Path(__file__).resolve().parent.parent / "engine_c" / "ttc.h").read_text()
+    header = (Path(__file__).resolve().parents[2] / "engine_c" / "ttc.h").read_text()
     parts = [re.search(rf"#define TTC_VERSION_{part} (\d+)", header) for part in
              ("MAJOR", "MINOR", "PATCH")]  # fmt: skip
     assert ".".join(part.group(1) for part in parts) == ENGINE_VERSION

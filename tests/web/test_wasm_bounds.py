@@ -20,7 +20,7 @@ import pytest
 from training.export import CHECKSUM_OFFSET, compute_checksum
 from ttcc.engine import Model, ModelError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECK_SCRIPT = ROOT / "tests" / "node" / "wasm_bounds_check.mjs"
 NODE = shutil.which("node")
 
@@ -73,7 +73,7 @@ BOUNDS_TEST = ROOT / "tests" / "node" / "engine_wasm_bounds.test.mjs"
 
 def relaxed_simd_needs_a_flag() -> bool:
     """Whether this node runs relaxed SIMD only with RELAXED_SIMD_FLAG (node 20);
-    without it (tests/test_native_suites.py's node run), the bounds test skips
+    without it (tests/engine/test_native_suites.py's node run), the bounds test skips
     engine-relaxed.wasm."""
     probe = subprocess.run([NODE, RELAXED_SIMD_FLAG, "-e", "0"], capture_output=True)
     return probe.returncode == 0

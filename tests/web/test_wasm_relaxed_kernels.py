@@ -18,7 +18,7 @@ import pytest
 
 from tests.browser import chromium, static_site
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "engine_c"
 BUILD = ENGINE / "build"
 RELAXED_CC = "clang-16"  # engine_c/Makefile's WASM_RELAXED_CC

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from training import tokens
 
-HEADER = Path(__file__).resolve().parent.parent / "engine_c" / "ttc_tokens.h"
+HEADER = Path(__file__).resolve().parents[2] / "engine_c" / "ttc_tokens.h"
 
 
 def test_header_and_module_agree() -> None:

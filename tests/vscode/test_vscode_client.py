@@ -36,7 +36,7 @@ from tests.network import NO_NETWORK
 from tests.scripted_model import export_scripted
 from ttcc.server.settings import _FIELDS, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "vscode_client"
 CODE_SERVER = CLIENT / "e2e" / "node_modules" / "code-server" / "out" / "node" / "entry.js"
 SETUP_HINT = "run `bash scripts/setup.sh` first (it installs vscode_client's npm packages)"

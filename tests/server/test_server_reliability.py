@@ -37,11 +37,11 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from bench.soak_server import soak
 from tests.network import NO_NETWORK
 from tests.scripted_model import export_scripted
-from tests.test_server import configure, initialized, insert, open_document, suggestion
+from tests.server.test_server import configure, initialized, insert, open_document, suggestion
 from ttcc.engine import Model
 from ttcc.server.completion import lsp_lines
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MODELS = ROOT / "ttcc" / "models"
 CAPITALS = "ABCDEFGHIJKLMNOPQRST"
 MARKS = {"python": "!", "javascript": "?", "rust": ";", "base": "#"}

@@ -23,7 +23,7 @@ from tests.browser import chromium, static_site
 from tests.scripted_model import export_scripted
 from ttcc.engine import Model, ModelError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB_DEMO = ROOT / "web_demo"
 
 # python.ttc: "x = " -> "42"; "(" -> "a)".   javascript.ttc: "x = " -> "7".

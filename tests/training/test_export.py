@@ -37,7 +37,7 @@ from training.export import (
 )
 from training.model import PRESETS, ModelConfig, Transformer, save_checkpoint
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY = PRESETS["tiny"]
 META = {"language": "python", "training_tokens": 123456, "metrics": {"bpc": 1.25}}
 

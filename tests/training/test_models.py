@@ -11,7 +11,7 @@ from training.export import read_header, read_metadata, verify_checksum
 from ttcc.engine import Model
 from ttcc.languages import BASE_MODEL, LANGUAGES
 
-MODELS = Path(__file__).resolve().parent.parent / "ttcc" / "models"
+MODELS = Path(__file__).resolve().parents[2] / "ttcc" / "models"
 SAMPLES = MODELS / "samples"
 EVALUATION = json.loads((MODELS / "evaluation.json").read_text())
 SHIPPED = sorted(MODELS.glob("*.ttc"))
