@@ -39,6 +39,27 @@ static inline size_t ttc_value_offset(int t, int i, int head_dim)
            (size_t)in_group;
 }
 
+/* Scalar helpers the kernel sets share, for the tails their vectors leave. */
+static inline int ttc_min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static inline void ttc_copy_floats(float *dst, const float *src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+/* The exact int8 dot product of n pairs (the reference's, kernels_generic.c). */
+static inline int32_t ttc_dot_i8(const int8_t *a, const int8_t *b, int n)
+{
+    int32_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += (int32_t)a[i] * (int32_t)b[i];
+    return sum;
+}
+
 /* The weight rows of one of matmul_q8's tiles in the fast kernels, rows r ..
  * r + tile - 1 with their scales; rows past the end repeat the last one, so
  * that a tile's code needs no bounds (only its valid outputs are stored). */

@@ -15,11 +15,6 @@
 #define TARGET __attribute__((target("avx2")))
 #define INLINE static inline __attribute__((target("avx2"), always_inline))
 
-static int min_int(int a, int b)
-{
-    return a < b ? a : b;
-}
-
 /* Lane i of the result is set where i < n. */
 INLINE __m256i first_lanes(int n)
 {
@@ -128,12 +123,6 @@ INLINE __m256 tile_1x8(__m256 acc, const int8_t *x, const float *xs, const int8_
     return acc;
 }
 
-static void copy_floats(float *dst, const float *src, int n)
-{
-    for (int i = 0; i < n; i++)
-        dst[i] = src[i];
-}
-
 /* Tokens are taken in blocks of this many. */
 enum { TOKEN_BLOCK = 64 };
 
@@ -145,14 +134,14 @@ static TARGET void matmul_q8(float *out, const int8_t *x, const float *xs, int n
     __m256 partial[TOKEN_BLOCK]; /* a tile's sums between chunks of 8 groups */
 
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
-        const int t_end = min_int(t0 + TOKEN_BLOCK, n_tokens);
+        const int t_end = ttc_min_int(t0 + TOKEN_BLOCK, n_tokens);
         for (int r = 0; r < rows; r += 8) {
-            const int n = min_int(8, rows - r);
+            const int n = ttc_min_int(8, rows - r);
             const int8_t *wr[8];
             const float *ws_row[8];
             ttc_tile_rows(wr, ws_row, 8, w, ws, rows, r, cols, groups);
             for (int g0 = 0; g0 < groups; g0 += 8) {
-                const int ng = min_int(8, groups - g0);
+                const int ng = ttc_min_int(8, groups - g0);
                 __m256 wsT[8];
                 transposed_scales(wsT, ws_row, g0, ng);
                 for (int t = t0; t < t_end; t++) {
@@ -167,7 +156,7 @@ static TARGET void matmul_q8(float *out, const int8_t *x, const float *xs, int n
                     } else {
                         float lanes[8];
                         _mm256_storeu_ps(lanes, acc);
-                        copy_floats(o, lanes, n);
+                        ttc_copy_floats(o, lanes, n);
                     }
                 }
             }
@@ -201,14 +190,6 @@ INLINE void dot_keys_chunk(__m256i d[4], const int8_t *q, const int8_t *const k[
         d[p] = _mm256_add_epi32(d[p], dot32(qv, load_2x16(k[2 * p] + i, k[2 * p + 1] + i, n)));
 }
 
-static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
-{
-    int32_t sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += (int32_t)a[i] * (int32_t)b[i];
-    return sum;
-}
-
 /* Lane j: the dot product of q and k[j] over head_dim bytes. */
 INLINE __m256i dot_keys(const int8_t *q, const int8_t *const k[8], int head_dim)
 {
@@ -231,7 +212,7 @@ INLINE __m256i dot_keys(const int8_t *q, const int8_t *const k[8], int head_dim)
     if (i < head_dim) {
         int32_t tail[8];
         for (int j = 0; j < 8; j++)
-            tail[j] = dot_i8(q + i, k[j] + i, head_dim - i);
+            tail[j] = ttc_dot_i8(q + i, k[j] + i, head_dim - i);
         dots = _mm256_add_epi32(dots, _mm256_loadu_si256((const __m256i *)(const void *)tail));
     }
     return dots;
@@ -258,13 +239,13 @@ static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scal
         const int8_t *k[8];
         float ks[8];
         for (int j = 0; j < 8; j++) {
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
-            ks[j] = key_scales[t + min_int(j, n - 1)];
+            k[j] = keys + (size_t)(t + ttc_min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + ttc_min_int(j, n - 1)];
         }
         const __m256 dots = _mm256_cvtepi32_ps(dot_keys(q, k, head_dim));
         float lanes[8];
         _mm256_storeu_ps(lanes, _mm256_mul_ps(dots, _mm256_mul_ps(qs, _mm256_loadu_ps(ks))));
-        copy_floats(out + t, lanes, n);
+        ttc_copy_floats(out + t, lanes, n);
     }
 }
 
@@ -407,13 +388,13 @@ static TARGET void attention_values_q8(float *out, const float *weights,
     _Alignas(32) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
-        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        const int n_keys = ttc_min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
         const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
         const int first = t0 == 0;
         int i = 0;
         while (head_dim - i >= 8) {
-            const int nb = min_int(8, (head_dim - i) / 8);
+            const int nb = ttc_min_int(8, (head_dim - i) / 8);
             float *o = out + i;
             const int8_t *v = values + ttc_value_offset(t0, i, head_dim);
             switch (nb) {

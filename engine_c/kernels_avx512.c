@@ -20,11 +20,6 @@
 #define INLINE static inline __attribute__((target(ISA), always_inline))
 #define INLINE_VNNI static inline __attribute__((target(ISA ",avx512vnni"), always_inline))
 
-static int min_int(int a, int b)
-{
-    return a < b ? a : b;
-}
-
 /* ---- int8 products: where the two sets differ (and madd_add below) ----
  * Both add the products of 64 int8 pairs to 16 int32 lanes, 4 per lane. The
  * shared code below takes one of them as a parameter; every call is inlined
@@ -195,14 +190,14 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
     __m512 partial[TOKEN_BLOCK]; /* a tile's sums between chunks of 16 groups */
 
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
-        const int t_end = min_int(t0 + TOKEN_BLOCK, n_tokens);
+        const int t_end = ttc_min_int(t0 + TOKEN_BLOCK, n_tokens);
         for (int r = 0; r < rows; r += 16) {
-            const int n = min_int(16, rows - r);
+            const int n = ttc_min_int(16, rows - r);
             const int8_t *wr[16];
             const float *ws_row[16];
             ttc_tile_rows(wr, ws_row, 16, w, ws, rows, r, cols, groups);
             for (int g0 = 0; g0 < groups; g0 += 16) {
-                const int ng = min_int(16, groups - g0);
+                const int ng = ttc_min_int(16, groups - g0);
                 __m512 wsT[16];
                 transposed_scales(wsT, ws_row, g0, ng);
                 for (int t = t0; t < t_end; t++) {
@@ -260,13 +255,13 @@ INLINE void scores_block(float *out, const int8_t *q, __m512 qs, const int8_t *c
     __m512i d[16];
     /* the first 64 bytes apart, so that a head_dim up to 64 (the usual
      * case) has no loop around the sums */
-    const __mmask64 m = bytes_mask(min_int(64, head_dim));
+    const __mmask64 m = bytes_mask(ttc_min_int(64, head_dim));
     const __m512i qv = _mm512_maskz_loadu_epi8(m, q);
 #pragma GCC unroll 16
     for (int j = 0; j < 16; j++)
         d[j] = dot_add(_mm512_setzero_si512(), qv, _mm512_maskz_loadu_epi8(m, k[j]));
     for (int i = 64; i < head_dim; i += 64) {
-        const __mmask64 mi = bytes_mask(min_int(64, head_dim - i));
+        const __mmask64 mi = bytes_mask(ttc_min_int(64, head_dim - i));
         const __m512i qi = _mm512_maskz_loadu_epi8(mi, q + i);
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++)
@@ -306,7 +301,7 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
         const int n = n_keys - t;
         const int8_t *k[16];
         for (int j = 0; j < 16; j++)
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
+            k[j] = keys + (size_t)(t + ttc_min_int(j, n - 1)) * s;
         scores_block(out + t, q, qs, k, key_scales + t, n, head_dim, dot_add);
     }
 }
@@ -340,7 +335,7 @@ INLINE float values_weight_max(const float *weights, const float *value_scales, 
 {
     __m512 m = _mm512_set1_ps(TTC_VALUES_WEIGHT_FLOOR);
     for (int t = 0; t < n; t += 16) {
-        const __mmask16 k = first_lanes(min_int(16, n - t));
+        const __mmask16 k = first_lanes(ttc_min_int(16, n - t));
         const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, weights + t),
                                        _mm512_maskz_loadu_ps(k, value_scales + t));
         m = _mm512_max_ps(m, w);
@@ -356,7 +351,7 @@ INLINE void values_quantize_weights(int16_t *wq, const float *weights,
     const __m512 iv = _mm512_set1_ps(inverse);
     const __m512i magic = _mm512_castps_si512(_mm512_set1_ps(TTC_ROUND_MAGIC));
     for (int t = 0; t < n; t += 16) {
-        const __mmask16 k = first_lanes(min_int(16, n - t));
+        const __mmask16 k = first_lanes(ttc_min_int(16, n - t));
         const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, weights + t),
                                        _mm512_maskz_loadu_ps(k, value_scales + t));
         /* ttc_round_even with the magic number's subtraction on the bits, as
@@ -425,7 +420,7 @@ INLINE void values_block(float *out, const int16_t *wq, const int8_t *groups, in
             const __m512i s = _mm512_add_epi32(acc0[j], acc1[j]);
             const __m512i halves = _mm512_add_epi32(s, _mm512_srli_epi64(s, 32));
             const __m256i sums = _mm512_cvtepi64_epi32(halves);
-            const __mmask8 k = (__mmask8)first_lanes(min_int(8, n - 8 * j));
+            const __mmask8 k = (__mmask8)first_lanes(ttc_min_int(8, n - 8 * j));
             __m256 sum = _mm256_cvtepi32_ps(sums);
             if (!first)
                 sum = _mm256_add_ps(_mm256_maskz_loadu_ps(k, out + 8 * j), sum);
@@ -444,12 +439,12 @@ INLINE void attention_values_q8(float *out, const float *weights, const int8_t *
     _Alignas(64) int16_t wq[TTC_VALUES_KEY_BLOCK]; /* 256: a multiple of 16 */
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
-        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        const int n_keys = ttc_min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(wq, weights + t0, value_scales + t0, n_keys, inverse);
         const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
         const int first = t0 == 0;
         for (int i = 0; i < head_dim; i += 64) {
-            const int n = min_int(64, head_dim - i);
+            const int n = ttc_min_int(64, head_dim - i);
             float *o = out + i;
             const int8_t *v = values + ttc_value_offset(t0, i, head_dim);
             switch ((n + 7) / 8) {
@@ -466,7 +461,7 @@ INLINE void attention_values_q8(float *out, const float *weights, const int8_t *
     }
     const __m512 u = _mm512_set1_ps(unit);
     for (int i = 0; i < head_dim; i += 16) {
-        const __mmask16 k = first_lanes(min_int(16, head_dim - i));
+        const __mmask16 k = first_lanes(ttc_min_int(16, head_dim - i));
         _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + i), u));
     }
 }
@@ -540,7 +535,7 @@ static TARGET void softmax(float *x, int n)
 
     const __m512 iv = _mm512_set1_ps(inverse);
     for (i = 0; i < n; i += 16) {
-        const __mmask16 k = first_lanes(min_int(16, n - i));
+        const __mmask16 k = first_lanes(ttc_min_int(16, n - i));
         _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), iv));
     }
 }
@@ -570,7 +565,7 @@ static TARGET void quantize_q8(int8_t *q, float *scales, const float *x, int n, 
             m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xg + i + 16)), m1);
         }
         for (; i < group_size; i += 16) {
-            const __mmask16 k = first_lanes(min_int(16, group_size - i));
+            const __mmask16 k = first_lanes(ttc_min_int(16, group_size - i));
             m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, xg + i)), m0);
         }
         m0 = _mm512_max_ps(m0, m1);

@@ -2,14 +2,6 @@
 #include "kernels.h"
 #include "ttc_math.h"
 
-static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
-{
-    int32_t sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += (int32_t)a[i] * (int32_t)b[i];
-    return sum;
-}
-
 static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
                       const int8_t *w, const float *ws, int rows, int cols, int group_size)
 {
@@ -22,7 +14,7 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
             const float *wsr = ws + (size_t)r * groups;
             float acc = 0.0f;
             for (int g = 0; g < groups; g++) {
-                int32_t d = dot_i8(xt + g * group_size, wr + g * group_size, group_size);
+                int32_t d = ttc_dot_i8(xt + g * group_size, wr + g * group_size, group_size);
                 acc += (float)d * (wsr[g] * xst[g]);
             }
             out[(size_t)t * rows + r] = acc;
@@ -35,7 +27,7 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale,
                                 int n_keys, int head_dim, int key_stride)
 {
     for (int t = 0; t < n_keys; t++) {
-        int32_t d = dot_i8(q, keys + (size_t)t * key_stride, head_dim);
+        int32_t d = ttc_dot_i8(q, keys + (size_t)t * key_stride, head_dim);
         out[t] = (float)d * (q_scale * key_scales[t]);
     }
 }

@@ -16,25 +16,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-static int min_int(int a, int b)
-{
-    return a < b ? a : b;
-}
-
-static void copy_floats(float *dst, const float *src, int n)
-{
-    for (int i = 0; i < n; i++)
-        dst[i] = src[i];
-}
-
-static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
-{
-    int32_t sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += (int32_t)a[i] * (int32_t)b[i];
-    return sum;
-}
-
 /* acc plus the products of 16 int8 pairs, 4 to each int32 lane. */
 INLINE int32x4_t dot16(int32x4_t acc, int8x16_t x, int8x16_t w)
 {
@@ -117,14 +98,14 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
     float32x4_t partial[TOKEN_BLOCK][2]; /* a tile's sums between chunks of groups */
 
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
-        const int t_end = min_int(t0 + TOKEN_BLOCK, n_tokens);
+        const int t_end = ttc_min_int(t0 + TOKEN_BLOCK, n_tokens);
         for (int r = 0; r < rows; r += 8) {
-            const int n = min_int(8, rows - r);
+            const int n = ttc_min_int(8, rows - r);
             const int8_t *wr[8];
             const float *ws_row[8];
             ttc_tile_rows(wr, ws_row, 8, w, ws, rows, r, cols, groups);
             for (int g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
-                const int ng = min_int(GROUP_CHUNK, groups - g0);
+                const int ng = ttc_min_int(GROUP_CHUNK, groups - g0);
                 float32x4_t wsT[GROUP_CHUNK][2];
                 transposed_scales(wsT, ws_row, g0, ng);
                 for (int t = t0; t < t_end; t++) {
@@ -140,7 +121,7 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
                         float lanes[8];
                         vst1q_f32(lanes, acc[0]);
                         vst1q_f32(lanes + 4, acc[1]);
-                        copy_floats(out + (size_t)t * rows + r, lanes, n);
+                        ttc_copy_floats(out + (size_t)t * rows + r, lanes, n);
                     }
                 }
             }
@@ -176,7 +157,7 @@ INLINE void dot_keys(int32x4_t dots[2], const int8_t *q, const int8_t *const k[8
     if (i < head_dim) {
         int32_t tail[8];
         for (int j = 0; j < 8; j++)
-            tail[j] = dot_i8(q + i, k[j] + i, head_dim - i);
+            tail[j] = ttc_dot_i8(q + i, k[j] + i, head_dim - i);
         dots[0] = vaddq_s32(dots[0], vld1q_s32(tail));
         dots[1] = vaddq_s32(dots[1], vld1q_s32(tail + 4));
     }
@@ -193,7 +174,7 @@ INLINE void scores_block(float *out, const int8_t *q, float32x4_t qs, const int8
         const float32x4_t scales = vmulq_f32(qs, vld1q_f32(ks + 4 * h));
         vst1q_f32(lanes + 4 * h, vmulq_f32(vcvtq_f32_s32(dots[h]), scales));
     }
-    copy_floats(out, lanes, n);
+    ttc_copy_floats(out, lanes, n);
 }
 
 /* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
@@ -215,8 +196,8 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
         const int8_t *k[8];
         float ks[8];
         for (int j = 0; j < 8; j++) {
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
-            ks[j] = key_scales[t + min_int(j, n - 1)];
+            k[j] = keys + (size_t)(t + ttc_min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + ttc_min_int(j, n - 1)];
         }
         scores_block(out + t, q, qs, k, ks, n, head_dim);
     }
@@ -413,7 +394,7 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
     values_weights w;
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
-        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        const int n_keys = ttc_min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(&w, weights + t0, value_scales + t0, n_keys, inverse);
         const int n_groups = (n_keys + 3) / 4;
         const int8_t *groups = values + (size_t)t0 * head_dim; /* group t0 / 4 */
@@ -503,7 +484,7 @@ static void softmax(float *x, int n)
         const float32x4_t e1 = exp4(vld1q_f32(last + 4));
         vst1q_f32(last, e0);
         vst1q_f32(last + 4, e1);
-        copy_floats(x + i, last, n - i);
+        ttc_copy_floats(x + i, last, n - i);
         acc[0] = vaddq_f32(acc[0], e0);
         acc[1] = vaddq_f32(acc[1], e1);
     }

@@ -24,31 +24,12 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-static int min_int(int a, int b)
-{
-    return a < b ? a : b;
-}
-
-static void copy_floats(float *dst, const float *src, int n)
-{
-    for (int i = 0; i < n; i++)
-        dst[i] = src[i];
-}
-
 /* ttc_round_even of 4 floats (|x| < 2^22) as int32 lanes: the magic number's
  * subtraction done on the bits (kernels.h). */
 INLINE v128_t round_to_int4(v128_t x)
 {
     const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
     return wasm_i32x4_sub(wasm_f32x4_add(x, magic), magic);
-}
-
-static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
-{
-    int32_t sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += (int32_t)a[i] * (int32_t)b[i];
-    return sum;
 }
 
 #if defined(__wasm_relaxed_simd__)
@@ -181,7 +162,7 @@ INLINE void tile_1x8(v128_t acc[2], const int8_t *x, const float *xs, const int8
 static void load_rows(v128_t acc[2], const float *p, int n)
 {
     float lanes[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    copy_floats(lanes, p, n);
+    ttc_copy_floats(lanes, p, n);
     acc[0] = wasm_v128_load(lanes);
     acc[1] = wasm_v128_load(lanes + 4);
 }
@@ -191,7 +172,7 @@ static void store_rows(float *p, const v128_t acc[2], int n)
     float lanes[8];
     wasm_v128_store(lanes, acc[0]);
     wasm_v128_store(lanes + 4, acc[1]);
-    copy_floats(p, lanes, n);
+    ttc_copy_floats(p, lanes, n);
 }
 
 static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
@@ -203,14 +184,14 @@ static void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
 #endif
 
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
-        const int t_end = min_int(t0 + TOKEN_BLOCK, n_tokens);
+        const int t_end = ttc_min_int(t0 + TOKEN_BLOCK, n_tokens);
         for (int g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
-            const int ng = min_int(GROUP_CHUNK, groups - g0);
+            const int ng = ttc_min_int(GROUP_CHUNK, groups - g0);
 #if defined(__wasm_relaxed_simd__)
             dot_starts(start, x + (size_t)t0 * cols, t_end - t0, cols, g0, ng, group_size);
 #endif
             for (int r = 0; r < rows; r += 8) {
-                const int n = min_int(8, rows - r);
+                const int n = ttc_min_int(8, rows - r);
                 const int8_t *wr[8];
                 const float *ws_row[8];
                 ttc_tile_rows(wr, ws_row, 8, w, ws, rows, r, cols, groups);
@@ -310,7 +291,7 @@ INLINE void dot_keys(v128_t dots[2], const int8_t *q, v128_t start, const int8_t
     if (i < head_dim) {
         int32_t tail[8];
         for (int j = 0; j < 8; j++)
-            tail[j] = dot_i8(q + i, k[j] + i, head_dim - i);
+            tail[j] = ttc_dot_i8(q + i, k[j] + i, head_dim - i);
         dots[0] = wasm_i32x4_add(dots[0], wasm_v128_load(tail));
         dots[1] = wasm_i32x4_add(dots[1], wasm_v128_load(tail + 4));
     }
@@ -329,7 +310,7 @@ INLINE void scores_block(float *out, const int8_t *q, v128_t start, v128_t qs,
         wasm_v128_store(to + 4 * h, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dots[h]), scales));
     }
     if (n < 8)
-        copy_floats(out, lanes, n);
+        ttc_copy_floats(out, lanes, n);
 }
 
 /* Keys are taken 8 at a time; a last block of fewer repeats its last key. */
@@ -352,8 +333,8 @@ static void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
         const int8_t *k[8];
         float ks[8];
         for (int j = 0; j < 8; j++) {
-            k[j] = keys + (size_t)(t + min_int(j, n - 1)) * s;
-            ks[j] = key_scales[t + min_int(j, n - 1)];
+            k[j] = keys + (size_t)(t + ttc_min_int(j, n - 1)) * s;
+            ks[j] = key_scales[t + ttc_min_int(j, n - 1)];
         }
         scores_block(out + t, q, start, qs, k, ks, n, head_dim);
     }
@@ -573,14 +554,14 @@ static void attention_values_q8(float *out, const float *weights, const int8_t *
     values_weights wq;
 
     for (int t0 = 0; t0 < n_values; t0 += TTC_VALUES_KEY_BLOCK) {
-        const int n_keys = min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
+        const int n_keys = ttc_min_int(TTC_VALUES_KEY_BLOCK, n_values - t0);
         values_quantize_weights(&wq, weights + t0, value_scales + t0, n_keys, inverse);
         const int n_groups = (n_keys + TTC_VALUES_KEY_GROUP - 1) / TTC_VALUES_KEY_GROUP;
         const int8_t *groups = values + (size_t)t0 * head_dim; /* group t0 / 4 */
         const int first = t0 == 0;
         int i = 0;
         while (head_dim - i >= 4) {
-            const int nu = min_int(VALUES_UNITS, (head_dim - i) / 4);
+            const int nu = ttc_min_int(VALUES_UNITS, (head_dim - i) / 4);
             float *o = out + i;
             const int8_t *v = groups + TTC_VALUES_KEY_GROUP * i;
             switch (nu) {
@@ -665,7 +646,7 @@ static void softmax(float *x, int n)
         const v128_t e1 = exp4(wasm_v128_load(last + 4));
         wasm_v128_store(last, e0);
         wasm_v128_store(last + 4, e1);
-        copy_floats(x + i, last, n - i);
+        ttc_copy_floats(x + i, last, n - i);
         acc0 = wasm_f32x4_add(acc0, e0);
         acc1 = wasm_f32x4_add(acc1, e1);
     }
