@@ -14,8 +14,11 @@ cd "$(dirname "$0")/.."
 # qemu-user: the NEON kernel test, built for AArch64 and run under qemu-aarch64
 # (make -C engine_c test-kernels-arm).
 # neovim: its built-in LSP client against the installed wheel (tests/packaging/test_neovim.py).
+# wasi-libc, libclang-rt-{14,16}-dev-wasm32: the C kernel test built for WebAssembly (WASI),
+# run by node and Chromium (make -C engine_c wasm-test-kernels, wasm-test-kernels-relaxed).
 APT_PACKAGES=(clang lld clang-16 lld-16 make nodejs chromium g++ libkrb5-dev ripgrep
-              libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user neovim)
+              libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user neovim
+              wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-16-dev-wasm32)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
