@@ -592,6 +592,138 @@ static void run_values_definition_cases(void)
            definition_failures ? "FAILED" : "ok");
 }
 
+/* The definitions of matmul_q8, softmax and quantize_q8 (kernels.h), transcribed
+ * literally, each float operation rounding once; the generic kernels must give
+ * exactly these, bit for bit. */
+static void matmul_by_definition(float *out, const int8_t *x, const float *xs, int n_tokens,
+                                 const int8_t *w, const float *ws, int rows, int cols,
+                                 int group_size)
+{
+    const int groups = cols / group_size;
+    for (int t = 0; t < n_tokens; t++)
+        for (int r = 0; r < rows; r++) {
+            float acc = 0.0f;
+            for (int g = 0; g < groups; g++) {
+                int32_t dot = 0;
+                for (int i = g * group_size; i < (g + 1) * group_size; i++)
+                    dot += (int32_t)x[(size_t)t * cols + i] * w[(size_t)r * cols + i];
+                const float scale = ws[(size_t)r * groups + g] * xs[(size_t)t * groups + g];
+                acc = acc + (float)dot * scale;
+            }
+            out[(size_t)t * rows + r] = acc;
+        }
+}
+
+static void softmax_by_definition(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    float lane[8] = {0};
+    for (int i = 0; i < n; i++) {
+        x[i] = ttc_softmax_expf(x[i] - max);
+        lane[i % 8] = lane[i % 8] + x[i];
+    }
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inverse = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] * inverse;
+}
+
+static void quantize_by_definition(int8_t *q, float *scales, const float *x, int n,
+                                   int group_size)
+{
+    for (int g = 0; g < n / group_size; g++) {
+        float max_abs = 0.0f;
+        for (int i = g * group_size; i < (g + 1) * group_size; i++)
+            max_abs = fabsf(x[i]) > max_abs ? fabsf(x[i]) : max_abs;
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        scales[g] = max_abs / 127.0f;
+        for (int i = g * group_size; i < (g + 1) * group_size; i++)
+            q[i] = (int8_t)ttc_round_even(x[i] * inverse);
+    }
+}
+
+/* Counts a generic kernel's output that differs from its definition's. */
+static void compare_to_definition(const char *kernel, const char *shape, const void *want,
+                                  const void *got, size_t bytes)
+{
+    if (memcmp(want, got, bytes) != 0 && ++definition_failures <= 5)
+        printf("FAIL generic %s %s differs from its definition\n", kernel, shape);
+}
+
+static void run_other_definition_cases(void)
+{
+    const int before = definition_failures;
+    char shape[96];
+    static const int matmul_shapes[][4] = {{1, 1, 32, 32}, {3, 11, 96, 32}, {5, 7, 64, 64},
+                                           {2, 33, 288, 32}, {4, 9, 768, 256}};
+    for (size_t c = 0; c < sizeof matmul_shapes / sizeof *matmul_shapes; c++) {
+        const int *m = matmul_shapes[c];
+        const int n_tokens = m[0], rows = m[1], cols = m[2], group_size = m[3];
+        const int groups = cols / group_size;
+        i8_buffer x = new_i8((size_t)n_tokens * cols, 0);
+        i8_buffer w = new_i8((size_t)rows * cols, 0);
+        float *xs = new_floats((size_t)n_tokens * groups);
+        float *ws = new_floats((size_t)rows * groups);
+        fill_scales(xs, (size_t)n_tokens * groups, -12, 0, 1);
+        fill_scales(ws, (size_t)rows * groups, -16, -4, 1);
+        float *want = new_floats((size_t)n_tokens * rows);
+        float *got = new_floats((size_t)n_tokens * rows);
+        matmul_by_definition(want, x.p, xs, n_tokens, w.p, ws, rows, cols, group_size);
+        ttc_kernels_generic.matmul_q8(got, x.p, xs, n_tokens, w.p, ws, rows, cols, group_size);
+        snprintf(shape, sizeof shape, "n_tokens=%d rows=%d cols=%d", n_tokens, rows, cols);
+        compare_to_definition("matmul_q8", shape, want, got, (size_t)n_tokens * rows * 4);
+        free(want);
+        free(got);
+        free(x.block);
+        free(w.block);
+        free(xs);
+        free(ws);
+    }
+    static const int softmax_lengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40,
+                                          100, 300, 1000, 1500, 4096};
+    for (size_t l = 0; l < sizeof softmax_lengths / sizeof *softmax_lengths; l++)
+        for (int style = 0; style < 5; style++) {
+            const int n = softmax_lengths[l];
+            float *want = new_floats((size_t)n);
+            float *got = new_floats((size_t)n);
+            fill_softmax(want, n, style);
+            memcpy(got, want, (size_t)n * sizeof *want);
+            softmax_by_definition(want, n);
+            ttc_kernels_generic.softmax(got, n);
+            snprintf(shape, sizeof shape, "n=%d style=%d", n, style);
+            compare_to_definition("softmax", shape, want, got, (size_t)n * sizeof *got);
+            free(want);
+            free(got);
+        }
+    static const int quantize_shapes[][2] = {{1, 1}, {7, 7}, {48, 48}, {64, 64}, {99, 33},
+                                             {288, 32}, {768, 32}, {1024, 256}};
+    for (size_t c = 0; c < sizeof quantize_shapes / sizeof *quantize_shapes; c++)
+        for (int repeat = 0; repeat < 20; repeat++) {
+            const int n = quantize_shapes[c][0], group_size = quantize_shapes[c][1];
+            float *x = new_floats((size_t)n);
+            fill_quantize(x, n, group_size);
+            int8_t *want_q = new_q((size_t)n), *got_q = new_q((size_t)n);
+            float *want_scales = new_floats((size_t)(n / group_size));
+            float *got_scales = new_floats((size_t)(n / group_size));
+            quantize_by_definition(want_q, want_scales, x, n, group_size);
+            ttc_kernels_generic.quantize_q8(got_q, got_scales, x, n, group_size);
+            snprintf(shape, sizeof shape, "n=%d group_size=%d", n, group_size);
+            compare_to_definition("quantize_q8", shape, want_q, got_q, (size_t)n);
+            compare_to_definition("quantize_q8 scales", shape, want_scales, got_scales,
+                                  (size_t)(n / group_size) * sizeof *got_scales);
+            free(x);
+            free(want_q);
+            free(got_q);
+            free(want_scales);
+            free(got_scales);
+        }
+    printf("generic matmul_q8, softmax and quantize_q8 against their definitions: %s\n",
+           definition_failures > before ? "FAILED" : "ok");
+}
+
 static void run_quantize_cases(void)
 {
     /* activations: the model's group sizes, 1 to 12 groups */
@@ -796,6 +928,7 @@ int main(int argc, char **argv)
     run_matmul_cases();
     run_attention_cases();
     run_values_definition_cases();
+    run_other_definition_cases();
     failed += definition_failures;
     run_softmax_cases();
     failed += check_quantize_examples();
