@@ -1,4 +1,4 @@
-/* Sessions: the per-document state, the prompt layout (DESIGN.md contracts),
+/* Sessions: the per-document state, the prompt layout (docs/DESIGN.md, "Prompt layout"),
  * reuse of what was already run, and greedy decoding with its stop rules. */
 #include "internal.h"
 

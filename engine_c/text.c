@@ -1,4 +1,4 @@
-/* Characters to tokens (DESIGN.md, "Vocabulary"). Every character is one
+/* Characters to tokens (docs/DESIGN.md, "Tokens"). Every character is one
  * token: a byte that is not a UTF-8 continuation byte starts a character. */
 #include "internal.h"
 
