@@ -97,14 +97,13 @@ def test_contributed_settings_match_the_server() -> None:
 
 
 @pytest.fixture(scope="module")
-def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def vsix(dist: Path) -> Path:
     """The product: scripts/package.sh's linux-x64 .vsix, with the ttcc wheel and its
-    dependencies' wheels (and pip's) inside."""
-    out = tmp_path_factory.mktemp("package")
-    command = ["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(out)]
+    dependencies' wheels (and pip's) inside: packaged around the test run's wheelhouse."""
+    command = ["bash", str(ROOT / "scripts" / "package.sh"), "--out", str(dist), "--vsix-only"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    (path,) = out.glob("ttcc-linux-x64-*.vsix")
+    (path,) = dist.glob("ttcc-linux-x64-*.vsix")
     return path
 
 
