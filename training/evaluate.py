@@ -23,6 +23,7 @@ import argparse
 import json
 import lzma
 import math
+import re
 import statistics
 import sys
 import time
@@ -51,11 +52,12 @@ class TypingResult:
     fully_correct: int = 0  # shown suggestions that were exactly what came next
     shown_characters: int = 0
     matching_characters: int = 0  # correct characters at the start of shown suggestions
+    accepted_characters: int = 0  # characters that accepted suggestions inserted
     latencies_ms: list[float] = field(default_factory=list)
 
     def add(self, other: TypingResult) -> None:
         for name in ("characters", "keystrokes", "shown", "fully_correct", "shown_characters",
-                     "matching_characters"):
+                     "matching_characters", "accepted_characters"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latencies_ms += other.latencies_ms
 
@@ -69,12 +71,26 @@ def _common_prefix_length(a: str, b: str) -> int:
     return n
 
 
-def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
-                    **options) -> TypingResult:
-    """Types `text` into an empty document, taking every fully correct suggestion.
+# One "accept next word" (VS Code's Ctrl+Right): any separators, then one word; the
+# separators alone where no word follows.
+_NEXT_WORD = re.compile(r"\W*\w+|\W+")
 
-    perfect_stop cuts each suggestion at its first wrong character first: what a stop
-    rule that knew the future would show (training.memory_bounds)."""
+
+def next_word_length(suggestion: str) -> int:
+    """How many characters of a suggestion one "accept next word" inserts."""
+    found = _NEXT_WORD.match(suggestion)
+    return found.end() if found else 0
+
+
+def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
+                    word_by_word: bool = False, **options) -> TypingResult:
+    """Types `text` into an empty document, taking every fully correct suggestion with one
+    keystroke.
+
+    word_by_word: the user also takes the correct words at the start of a suggestion that
+    is wrong further on, one keystroke per word ("accept next word"). perfect_stop cuts
+    each suggestion at its first wrong character first: what a stop rule that knew the
+    future would show (training.memory_bounds)."""
     result = TypingResult(characters=len(text))
     position = 0
     while position < len(text):
@@ -91,10 +107,34 @@ def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
             result.matching_characters += right
             if right == len(suggestion):
                 result.fully_correct += 1
+                result.accepted_characters += len(suggestion)
                 position += len(suggestion)
+                continue
+            word = next_word_length(suggestion)
+            if word_by_word and 0 < word <= right:
+                result.accepted_characters += word
+                position += word
                 continue
         position += 1
     return result
+
+
+def next_line_matches(session: Session, text: str, **options) -> tuple[int, int]:
+    """(lines matched, lines asked): at the start of every line that is not blank, whether
+    the suggestion is that whole line (trailing whitespace aside): the next-line exact
+    match that code-completion leaderboards quote."""
+    matched = asked = 0
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if line.strip():
+            asked += 1
+            suggestion = session.complete(text[:start], **options)
+            matched += suggestion.rstrip() == line.rstrip()
+        start = end + 1
+    return matched, asked
 
 
 def bits_per_character(model: Model, text: str, document_memory: bool = True
@@ -127,6 +167,11 @@ class LanguageReport:
     latency_ms_p90: float
     document_memory: bool = True
     sample_bits_per_char: float | None = None  # on the fixed sample of --samples
+    # The same typing by a user who also accepts correct words one by one.
+    keystrokes_saved_word_by_word: float | None = None
+    # Characters inserted by accepted suggestions, of all typed ("ratio of completed code").
+    completed_share: float | None = None
+    next_line_exact_match: float | None = None  # of the typed files' non-blank lines
 
     @property
     def bits_vs_xz(self) -> float:
@@ -162,13 +207,16 @@ def evaluate_language(
         total_bits, total_chars = total_bits + bits, total_chars + chars
     xz = xz_bits("".join(scored)) / total_chars
 
-    typing = TypingResult()
+    typing, by_word = TypingResult(), TypingResult()
+    lines_matched = lines_asked = 0
     typed = list(take_characters(texts, typing_chars))
     with tqdm(total=sum(map(len, typed)), desc=f"{language} typing", unit="char",
               disable=not progress, leave=False) as bar:
         for text in typed:
-            session = model.session()
-            typing.add(simulate_typing(session, text, **options))
+            typing.add(simulate_typing(model.session(), text, **options))
+            by_word.add(simulate_typing(model.session(), text, word_by_word=True, **options))
+            matched, asked = next_line_matches(model.session(), text, **options)
+            lines_matched, lines_asked = lines_matched + matched, lines_asked + asked
             bar.update(len(text))
     latencies = sorted(typing.latencies_ms)
     return LanguageReport(
@@ -186,6 +234,9 @@ def evaluate_language(
         latency_ms_median=statistics.median(latencies) if latencies else 0.0,
         latency_ms_p90=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
         document_memory=options["document_memory"],
+        keystrokes_saved_word_by_word=1 - by_word.keystrokes / max(by_word.characters, 1),
+        completed_share=typing.accepted_characters / max(typing.characters, 1),
+        next_line_exact_match=lines_matched / max(lines_asked, 1),
     )
 
 
@@ -221,16 +272,23 @@ def sample_bits_per_char(model: Model, samples: Path, language: str) -> float:
     return bits / chars
 
 
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
 def format_table(reports: list[LanguageReport]) -> str:
     header = ("| language | model | memory | bits/char | xz -9e | ratio | keystrokes saved "
-              "| fully correct | mean length | prefix match | latency median / p90 (ms) |")
-    lines = [header, "|" + "---|" * 11]
+              "| word by word | fully correct | completed | next line | mean length "
+              "| prefix match | latency median / p90 (ms) |")
+    lines = [header, "|" + "---|" * 14]
     for r in reports:
         lines.append(
             f"| {r.language} | {r.model} | {'on' if r.document_memory else 'off'} "
             f"| {r.bits_per_char:.3f} | {r.xz_bits_per_char:.3f} "
             f"| {r.bits_vs_xz:.2f} | {100 * r.keystrokes_saved:.1f} % "
-            f"| {100 * r.fully_correct_share:.1f} % | {r.mean_suggestion_length:.1f} "
+            f"| {_percent(r.keystrokes_saved_word_by_word)} "
+            f"| {100 * r.fully_correct_share:.1f} % | {_percent(r.completed_share)} "
+            f"| {_percent(r.next_line_exact_match)} | {r.mean_suggestion_length:.1f} "
             f"| {100 * r.prefix_match_score:.1f} % "
             f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} |"
         )

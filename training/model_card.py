@@ -28,12 +28,16 @@ def _mark(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
 def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "| language | model | bits/char | xz -9e | ratio (bar ≤ 0.8) | keystrokes saved "
-        "(bar ≥ 20 %) | fully correct (bar ≥ 50 %) | mean length | latency median / p90 "
-        "(ms) |",
-        "|" + "---|" * 9,
+        "(bar ≥ 20 %) | word by word | fully correct (bar ≥ 50 %) | completed | next line "
+        "| mean length | latency median / p90 (ms) |",
+        "|" + "---|" * 12,
     ]
     for name, r in languages.items():
         lines.append(
@@ -41,8 +45,10 @@ def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
             f"| {r['bits_vs_xz']:.2f} {_mark(r['bits_vs_xz'] <= BITS_VS_XZ_BAR)} "
             f"| {100 * r['keystrokes_saved']:.1f} % "
             f"{_mark(r['keystrokes_saved'] >= KEYSTROKES_SAVED_BAR)} "
+            f"| {_percent(r.get('keystrokes_saved_word_by_word'))} "
             f"| {100 * r['fully_correct_share']:.1f} % "
             f"{_mark(r['fully_correct_share'] >= FULLY_CORRECT_BAR)} "
+            f"| {_percent(r.get('completed_share'))} | {_percent(r.get('next_line_exact_match'))} "
             f"| {r['mean_suggestion_length']:.1f} "
             f"| {r['latency_ms_median']:.2f} / {r['latency_ms_p90']:.2f} |"
         )
@@ -166,7 +172,13 @@ def render(evaluation: dict[str, Any], study: list[dict[str, Any]] | None,
         f"Options: {json.dumps(evaluation['options'])} (the server's defaults, document memory "
         "on). Bits/char on "
         f"up to {evaluation['score_chars']:,} characters per language, `xz -9e` on the same "
-        f"text; keystrokes saved on up to {evaluation['typing_chars']:,} characters typed.",
+        f"text; keystrokes saved on up to {evaluation['typing_chars']:,} characters typed "
+        "(a whole suggestion accepted with one key when it is exactly what follows). *Word by "
+        "word*: keystrokes saved by a user who also accepts the correct words at the start of a "
+        "wrong suggestion, one key per word. *Completed*: the share of the typed characters that "
+        "accepted suggestions inserted. *Next line*: the share of non-blank lines whose "
+        "start got the whole line as its suggestion. (– where the evaluation predates a "
+        "measure.)",
         "",
         *results_table(languages),
         "",

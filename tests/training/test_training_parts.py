@@ -105,6 +105,36 @@ def test_typing_accepts_a_correct_suggestion_with_one_keystroke(scripted):
     assert (result.characters, result.keystrokes) == (10, 6)
     assert (result.shown, result.fully_correct) == (2, 2)
     assert (result.shown_characters, result.matching_characters) == (6, 6)
+    assert result.accepted_characters == 6
+
+
+def test_a_word_by_word_user_takes_the_correct_words_of_a_wrong_suggestion(tmp_path):
+    # After "x" the model suggests "ab c"; the text goes on "ab d".
+    script = {"x": "a", "a": "b", "b": " ", " ": "c", "c": "\n"}
+    model = Model.load(export_scripted(tmp_path / "words.ttc", script))
+    whole = evaluate.simulate_typing(model.session(), "xab d\n", **OPTIONS)
+    assert (whole.characters, whole.keystrokes, whole.accepted_characters) == (6, 6, 0)
+    by_word = evaluate.simulate_typing(model.session(), "xab d\n", word_by_word=True, **OPTIONS)
+    # x, Ctrl+Right ("ab"), space, d, newline: " c" is a word whose "c" is wrong.
+    assert (by_word.characters, by_word.keystrokes, by_word.accepted_characters) == (6, 5, 2)
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "word"),
+    [("ab c", 2), (" cd(e)", 3), ("(bar)", 4), (")", 1), ("", 0), ("x_1.y", 3)],
+)
+def test_one_accepted_word_is_separators_then_a_word(suggestion, word):
+    assert evaluate.next_word_length(suggestion) == word
+
+
+def test_next_line_exact_match_asks_at_every_non_blank_line_start(tmp_path):
+    # After a newline the model suggests the line "xabc".
+    script = {"\n": "x", "x": "a", "a": "b", "b": "c", "c": "\n"}
+    model = Model.load(export_scripted(tmp_path / "lines.ttc", script))
+    # "q" (nothing suggested at the document's start), "xabc" (right), "xabd" (wrong); the
+    # blank line is not asked.
+    text = "q\nxabc\n\nxabd\n"
+    assert evaluate.next_line_matches(model.session(), text, **OPTIONS) == (1, 3)
 
 
 def test_typing_counts_wrong_suggestions_without_accepting_them(scripted):
@@ -140,6 +170,9 @@ def test_language_report_combines_bits_xz_and_typing(scripted):
     assert report.keystrokes_saved == pytest.approx(1 - 30 / 50)
     assert report.fully_correct_share == 1.0 and report.mean_suggestion_length == 3.0
     assert report.prefix_match_score == 1.0  # every suggested character was right
+    assert report.completed_share == pytest.approx(30 / 50)  # "abc" of every "xabc\n"
+    assert report.keystrokes_saved_word_by_word == pytest.approx(report.keystrokes_saved)
+    assert report.next_line_exact_match == 0.0  # nothing follows a newline in this script
     assert report.latency_ms_p90 >= report.latency_ms_median > 0
 
 
