@@ -272,7 +272,8 @@ def sample_bits_per_char(model: Model, samples: Path, language: str) -> float:
     return bits / chars
 
 
-def _percent(share: float | None) -> str:
+def percent(share: float | None) -> str:
+    """A share as the tables print it; "–" for a measure the evaluation lacks."""
     return "–" if share is None else f"{100 * share:.1f} %"
 
 
@@ -286,9 +287,9 @@ def format_table(reports: list[LanguageReport]) -> str:
             f"| {r.language} | {r.model} | {'on' if r.document_memory else 'off'} "
             f"| {r.bits_per_char:.3f} | {r.xz_bits_per_char:.3f} "
             f"| {r.bits_vs_xz:.2f} | {100 * r.keystrokes_saved:.1f} % "
-            f"| {_percent(r.keystrokes_saved_word_by_word)} "
-            f"| {100 * r.fully_correct_share:.1f} % | {_percent(r.completed_share)} "
-            f"| {_percent(r.next_line_exact_match)} | {r.mean_suggestion_length:.1f} "
+            f"| {percent(r.keystrokes_saved_word_by_word)} "
+            f"| {100 * r.fully_correct_share:.1f} % | {percent(r.completed_share)} "
+            f"| {percent(r.next_line_exact_match)} | {r.mean_suggestion_length:.1f} "
             f"| {100 * r.prefix_match_score:.1f} % "
             f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} |"
         )

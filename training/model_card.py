@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.evaluate import percent
 from training.plot import mean_over_languages
 
 BITS_VS_XZ_BAR = 0.8
@@ -26,10 +27,6 @@ FULLY_CORRECT_BAR = 0.50
 
 def _mark(ok: bool) -> str:
     return "yes" if ok else "**no**"
-
-
-def _percent(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f} %"
 
 
 def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
@@ -45,10 +42,10 @@ def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
             f"| {r['bits_vs_xz']:.2f} {_mark(r['bits_vs_xz'] <= BITS_VS_XZ_BAR)} "
             f"| {100 * r['keystrokes_saved']:.1f} % "
             f"{_mark(r['keystrokes_saved'] >= KEYSTROKES_SAVED_BAR)} "
-            f"| {_percent(r.get('keystrokes_saved_word_by_word'))} "
+            f"| {percent(r.get('keystrokes_saved_word_by_word'))} "
             f"| {100 * r['fully_correct_share']:.1f} % "
             f"{_mark(r['fully_correct_share'] >= FULLY_CORRECT_BAR)} "
-            f"| {_percent(r.get('completed_share'))} | {_percent(r.get('next_line_exact_match'))} "
+            f"| {percent(r.get('completed_share'))} | {percent(r.get('next_line_exact_match'))} "
             f"| {r['mean_suggestion_length']:.1f} "
             f"| {r['latency_ms_median']:.2f} / {r['latency_ms_p90']:.2f} |"
         )
