@@ -24,7 +24,8 @@ void free(void *pointer);
 
 enum { TTC_MEMORY_BLEND_PARAMS = 5, TTC_MEMORY_MAX_PIECES = 3, TTC_MEMORY_VOCAB = 128 };
 
-/* The model file (FORMAT.md): its header's size and where the checksum sits. */
+/* The model file (FORMAT.md): the size of the header's part common to every
+ * format version, and where the checksum sits. */
 enum { TTC_FILE_HEADER_SIZE = 128, TTC_FILE_CHECKSUM_OFFSET = 96 };
 
 /* The CRC-32 a model file of size >= TTC_FILE_HEADER_SIZE must hold at
@@ -155,6 +156,24 @@ float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top
 /* probabilities = (1 - w) probabilities + w memory, w from ttc_memory_weight. */
 void ttc_memory_blend(const ttc_memory_prediction *prediction, const float *params,
                       float *probabilities, int vocab);
+
+/* stop_features.c: what decoding knows of the suggestion so far. */
+typedef struct {
+    float log_confidence;  /* ln of the product of the suggested characters' probabilities */
+    int position;          /* characters suggested so far */
+    int previous;          /* the character before the next one */
+    int column;            /* of the next character in its line */
+    int indent;            /* leading blanks of that line so far */
+    int in_indent;         /* the line holds only blanks so far */
+} ttc_stop_context;
+
+void ttc_stop_context_init(ttc_stop_context *context, const char *prefix, size_t prefix_length);
+/* Moves past token, suggested with the given probability. */
+void ttc_stop_context_advance(ttc_stop_context *context, int token, float probability);
+/* The TTC_STOP_FEATURES features (ttc.h) of suggesting token next, given the
+ * distribution it was picked from and the memory's prediction (NULL when off). */
+void ttc_stop_features(const ttc_stop_context *context, const float *probabilities, int vocab,
+                       int token, const ttc_memory_prediction *memory, float *out);
 
 struct ttc_session {
     const ttc_model *model;

@@ -191,18 +191,21 @@ static float log_sum_exp(const float *logits, int n)
 }
 
 /* probabilities = softmax(logits), blended with the document memory when
- * use_memory; the memory's last `suggested` tokens are the suggestion so far. */
+ * use_memory; the memory's last `suggested` tokens are the suggestion so far.
+ * The memory's prediction goes to *prediction when it is not NULL. */
 static void next_distribution(ttc_session *s, const float *logits, int use_memory,
-                              int suggested)
+                              int suggested, ttc_memory_prediction *prediction)
 {
     const int vocab = s->model->info.vocab_size;
     const float normaliser = log_sum_exp(logits, vocab);
     for (int t = 0; t < vocab; t++)
         s->probabilities[t] = ttc_expf(logits[t] - normaliser);
     if (use_memory) {
-        ttc_memory_prediction prediction;
-        ttc_memory_predict(&s->memory, suggested, &prediction);
-        ttc_memory_blend(&prediction, s->model->memory_blend, s->probabilities, vocab);
+        ttc_memory_prediction own;
+        if (!prediction)
+            prediction = &own;
+        ttc_memory_predict(&s->memory, suggested, prediction);
+        ttc_memory_blend(prediction, s->model->memory_blend, s->probabilities, vocab);
     }
 }
 
@@ -344,16 +347,22 @@ static int check_options(const ttc_complete_options *o)
     return TTC_OK;
 }
 
-static void decode(ttc_session *s, int pos, const ttc_complete_options *o, suggestion *g)
+/* Greedy decoding: the suggestion ends where the product of its characters'
+ * probabilities would fall below min_confidence. With `features`, it runs to the
+ * end of its line (or block) instead and writes what a stop rule could know at
+ * each character there (ttc_session_stop_features). */
+static void decode(ttc_session *s, int pos, const ttc_complete_options *o, suggestion *g,
+                   ttc_stop_context *context, float *features)
 {
     const int vocab = s->model->info.vocab_size, window = s->model->info.window;
     float confidence = 1.0f;
     while (g->length < o->max_chars) {
+        ttc_memory_prediction prediction;
         next_distribution(s, s->logits + (size_t)(pos - 1) * vocab, o->document_memory,
-                          g->length);
+                          g->length, &prediction);
         int token = pick_token(s->probabilities, vocab);
         confidence *= s->probabilities[token];
-        if (confidence < o->min_confidence || is_stop_token(token))
+        if ((confidence < o->min_confidence && !features) || is_stop_token(token))
             break;
         if (token == '\n' && !o->multiline)
             break;
@@ -363,6 +372,12 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
                 g->length = g->line_start > 0 ? g->line_start - 1 : 0;
             if (rule != KEEP_GOING)
                 break;
+        }
+        if (features) {
+            ttc_stop_features(context, s->probabilities, vocab, token,
+                              o->document_memory ? &prediction : NULL,
+                              features + (size_t)g->length * TTC_STOP_FEATURES);
+            ttc_stop_context_advance(context, token, s->probabilities[token]);
         }
         g->text[g->length++] = (char)token;
         if (pos >= window)
@@ -416,10 +431,91 @@ size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
     return 0;
 }
 
-ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
-                                size_t prefix_length, const char *suffix, size_t suffix_length,
-                                const ttc_complete_options *options, char *out,
-                                size_t out_capacity, size_t *out_length)
+/* ---- brackets and quotes ------------------------------------------------ */
+
+/* Lines longer than this, or nested deeper, are left as they are (minified code). */
+enum { BALANCE_MAX_LINE = 4096, BALANCE_MAX_DEPTH = 128 };
+
+typedef struct {
+    char open[BALANCE_MAX_DEPTH]; /* the brackets open so far, innermost last */
+    int depth;
+    char quote;                   /* the quote of the string literal we are in, or 0 */
+    int broken;                   /* a closing bracket that closes nothing, or too deep */
+} bracket_scan;
+
+static char opening_of(char c)
+{
+    return c == ')' ? '(' : c == ']' ? '[' : c == '}' ? '{' : 0;
+}
+
+static void scan_brackets(bracket_scan *b, const char *text, size_t length)
+{
+    for (size_t i = 0; i < length && !b->broken; i++) {
+        const char c = text[i];
+        if (b->quote) {
+            if (c == '\\')
+                i++;
+            else if (c == b->quote)
+                b->quote = 0;
+        } else if (c == '"' || c == '\'' || c == '`') {
+            b->quote = c;
+        } else if (c == '(' || c == '[' || c == '{') {
+            if (b->depth == BALANCE_MAX_DEPTH)
+                b->broken = 1;
+            else
+                b->open[b->depth++] = c;
+        } else if (opening_of(c)) {
+            if (b->depth == 0 || b->open[b->depth - 1] != opening_of(c))
+                b->broken = 1;
+            else
+                b->depth--;
+        }
+    }
+}
+
+static int is_balanced(const bracket_scan *b)
+{
+    return !b->broken && b->depth == 0 && !b->quote;
+}
+
+/* The longest start of the suggestion that, accepted (replacing what it types again),
+ * leaves the cursor's line balanced: brackets matched and string literals closed.
+ * Only where the line was balanced and goes on after the cursor; elsewhere the
+ * whole suggestion. */
+static size_t balanced_length(const char *prefix, size_t prefix_length, const char *suffix,
+                              size_t suffix_length, const char *suggestion, size_t length)
+{
+    size_t line = prefix_length, after = 0;
+    while (line > 0 && prefix[line - 1] != '\n')
+        line--;
+    while (after < suffix_length && suffix[after] != '\n')
+        after++;
+    if (after > 0 && suffix[after - 1] == '\r')
+        after--;
+    if (prefix_length - line > BALANCE_MAX_LINE || after > BALANCE_MAX_LINE ||
+        !has_text(suffix, after))
+        return length;
+    bracket_scan before = {.depth = 0}, whole;
+    scan_brackets(&before, prefix + line, prefix_length - line);
+    whole = before;
+    scan_brackets(&whole, suffix, after);
+    if (!is_balanced(&whole))
+        return length;
+    for (size_t n = length; n > 0; n--) {
+        bracket_scan accepted = before;
+        const size_t retyped = ttc_retyped_length(suggestion, n, suffix, after);
+        scan_brackets(&accepted, suggestion, n);
+        scan_brackets(&accepted, suffix + retyped, after - retyped);
+        if (is_balanced(&accepted))
+            return n;
+    }
+    return 0;
+}
+
+static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_length,
+                           const char *suffix, size_t suffix_length,
+                           const ttc_complete_options *options, char *out, size_t out_capacity,
+                           size_t *out_length, float *features)
 {
     ttc_complete_options defaults;
     ttc_complete_options_init(&defaults);
@@ -442,15 +538,45 @@ ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
     feed(s, s->prompt, n);
     suggestion g = {.text = out};
     start_block(&g, prefix, prefix_length);
-    decode(s, n, options, &g);
+    ttc_stop_context context;
+    if (features)
+        ttc_stop_context_init(&context, prefix, prefix_length);
+    decode(s, n, options, &g, &context, features);
 
-    while (g.length > 0 && is_blank(out[g.length - 1]))
-        g.length--;
-    if (starts_with(suffix, suffix_length, out, (size_t)g.length))
-        g.length = 0; /* it only repeats what follows the cursor */
+    if (!features) {
+        g.length = (int)balanced_length(prefix, prefix_length, suffix, suffix_length, out,
+                                        (size_t)g.length);
+        while (g.length > 0 && is_blank(out[g.length - 1]))
+            g.length--;
+        if (g.length == 1 && opening_of(out[0]))
+            g.length = 0; /* a lone closing bracket saves nothing */
+        if (starts_with(suffix, suffix_length, out, (size_t)g.length))
+            g.length = 0; /* it only repeats what follows the cursor */
+    }
     out[g.length] = '\0';
     *out_length = (size_t)g.length;
     return TTC_OK;
+}
+
+ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
+                                size_t prefix_length, const char *suffix, size_t suffix_length,
+                                const ttc_complete_options *options, char *out,
+                                size_t out_capacity, size_t *out_length)
+{
+    return complete(s, prefix, prefix_length, suffix, suffix_length, options, out,
+                    out_capacity, out_length, NULL);
+}
+
+ttc_status ttc_session_stop_features(ttc_session *s, const char *prefix,
+                                     size_t prefix_length, const char *suffix,
+                                     size_t suffix_length, const ttc_complete_options *options,
+                                     char *out, size_t out_capacity, size_t *out_length,
+                                     float *features)
+{
+    if (!features)
+        return TTC_ERR_INVALID_ARGUMENT;
+    return complete(s, prefix, prefix_length, suffix, suffix_length, options, out,
+                    out_capacity, out_length, features);
 }
 
 /* ---- evaluation ---------------------------------------------------------- */
@@ -484,11 +610,11 @@ static void score_token(ttc_session *s, const float *logits, int token, score_ki
         return;
     }
     if (kind == SCORE_BLENDED) {
-        next_distribution(s, logits, 1, 0);
+        next_distribution(s, logits, 1, 0, NULL);
         out[0] = (float)ttc_log((double)s->probabilities[token]);
         return;
     }
-    next_distribution(s, logits, 0, 0);
+    next_distribution(s, logits, 0, 0, NULL);
     ttc_memory_prediction p;
     ttc_memory_predict(&s->memory, 0, &p);
     float model_top = 0.0f;

@@ -161,6 +161,22 @@ ttc_status ttc_session_memory_features(ttc_session *session, const char *text,
                                        size_t text_length, float *out, size_t out_capacity,
                                        size_t *out_count);
 
+/* What decoding knows at each character of the greedy suggestion, for studying
+ * stop rules (engine_c/stop_features.c lists the features; training/stop_study.py):
+ * decodes as ttc_session_complete does but ignores min_confidence, so the
+ * suggestion runs to the end of its line (or block) or max_chars. Trailing blanks
+ * are kept.
+ * Writes it into out (NUL-terminated) and its length into *out_length, and
+ * TTC_STOP_FEATURES floats per character into features, which must hold
+ * options->max_chars rows. */
+enum { TTC_STOP_FEATURES = 19 };
+ttc_status ttc_session_stop_features(ttc_session *session,
+                                     const char *prefix, size_t prefix_length,
+                                     const char *suffix, size_t suffix_length,
+                                     const ttc_complete_options *options,
+                                     char *out, size_t out_capacity, size_t *out_length,
+                                     float *features);
+
 /* Runs tokens (0..vocab-1) from position 0 (reusing what the session holds)
  * and writes the vocab_size logits after each of the last out_rows tokens
  * into out (out_rows * vocab_size floats, 1 <= out_rows <= n_tokens). For

@@ -14,7 +14,10 @@ Per language, on the corpus's validation files (or on a directory of files):
 - the share of shown suggestions that were fully correct, their mean length, and the
   prefix-match score: the share of suggested characters that were right, counted from
   the start of each suggestion up to its first wrong character;
-- keystroke latency: median and 90th percentile time of one suggestion.
+- keystroke latency: median and 90th percentile time of one suggestion;
+- typing inside brackets whose closing bracket is already there (as editors insert it):
+  keystrokes saved, fully correct, and the share of suggestions that would leave a
+  balanced line unbalanced.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ttcc.engine import DEFAULT_OPTIONS, Model, ModelError, Session
+from ttcc.engine import DEFAULT_OPTIONS, Model, ModelError, Session, retyped_length
 from ttcc.languages import BASE_MODEL, LANGUAGES, language_of
 
 
@@ -53,11 +56,12 @@ class TypingResult:
     shown_characters: int = 0
     matching_characters: int = 0  # correct characters at the start of shown suggestions
     accepted_characters: int = 0  # characters that accepted suggestions inserted
+    unbalanced: int = 0  # suggestions that would leave their line's brackets unbalanced
     latencies_ms: list[float] = field(default_factory=list)
 
     def add(self, other: TypingResult) -> None:
         for name in ("characters", "keystrokes", "shown", "fully_correct", "shown_characters",
-                     "matching_characters", "accepted_characters"):
+                     "matching_characters", "accepted_characters", "unbalanced"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latencies_ms += other.latencies_ms
 
@@ -119,6 +123,80 @@ def simulate_typing(session: Session, text: str, perfect_stop: bool = False,
     return result
 
 
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+_QUOTES = "\"'`"
+
+
+def bracket_pairs(line: str) -> list[tuple[int, int]] | None:
+    """(opening, closing) offsets of the bracket pairs of a line, outside string literals;
+    None when its brackets or quotes are unbalanced."""
+    stack: list[int] = []
+    pairs = []
+    quote = None
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = None
+        elif char in _QUOTES:
+            quote = char
+        elif char in "([{":
+            stack.append(index)
+        elif char in _CLOSING:
+            if not stack or line[stack[-1]] != _CLOSING[char]:
+                return None
+            pairs.append((stack.pop(), index))
+        index += 1
+    return None if stack or quote else pairs
+
+
+def simulate_bracket_typing(session: Session, text: str, max_inside: int = 64,
+                            **options) -> TypingResult:
+    """Types the inside of every bracket pair of text's balanced lines, as in an editor
+    that inserts the closing bracket with the opening one: the document holds the text
+    up to the cursor and from the closing bracket on. A suggestion is accepted when it
+    is what comes next (the closing bracket it types again included). `unbalanced`
+    counts suggestions that would leave unbalanced a line that was balanced."""
+    result = TypingResult()
+    start = 0
+    for line in text.split("\n"):
+        for opening, closing in bracket_pairs(line) or ():
+            inside = closing - opening - 1
+            if not 0 < inside <= max_inside:
+                continue
+            result.characters += inside
+            cursor = start + opening + 1
+            end = start + closing
+            while cursor < end:
+                suffix = text[end:]
+                suggestion = session.complete(text[:cursor], suffix, **options)
+                result.keystrokes += 1
+                if not suggestion:
+                    cursor += 1
+                    continue
+                result.shown += 1
+                retyped = retyped_length(suggestion, suffix)
+                line_before = text[start:cursor]
+                line_after = suffix.split("\n", 1)[0]
+                accepted_line = line_before + suggestion + line_after[retyped:]
+                result.unbalanced += (bracket_pairs(line_before + line_after) is not None
+                                      and bracket_pairs(accepted_line) is None)
+                if text[cursor:].startswith(suggestion) and (
+                        retyped or cursor + len(suggestion) <= end):
+                    result.fully_correct += 1
+                    result.accepted_characters += len(suggestion) - retyped
+                    cursor += len(suggestion) - retyped
+                    if retyped:
+                        break
+                else:
+                    cursor += 1
+        start += len(line) + 1
+    return result
+
+
 def next_line_matches(session: Session, text: str, **options) -> tuple[int, int]:
     """(lines matched, lines asked): at the start of every line that is not blank, whether
     the suggestion is that whole line (trailing whitespace aside): the next-line exact
@@ -172,6 +250,10 @@ class LanguageReport:
     # Characters inserted by accepted suggestions, of all typed ("ratio of completed code").
     completed_share: float | None = None
     next_line_exact_match: float | None = None  # of the typed files' non-blank lines
+    # Typing inside brackets with the closing one already there (simulate_bracket_typing).
+    brackets_keystrokes_saved: float | None = None
+    brackets_fully_correct_share: float | None = None
+    brackets_unbalanced_share: float | None = None  # of shown suggestions
 
     @property
     def bits_vs_xz(self) -> float:
@@ -207,7 +289,7 @@ def evaluate_language(
         total_bits, total_chars = total_bits + bits, total_chars + chars
     xz = xz_bits("".join(scored)) / total_chars
 
-    typing, by_word = TypingResult(), TypingResult()
+    typing, by_word, brackets = TypingResult(), TypingResult(), TypingResult()
     lines_matched = lines_asked = 0
     typed = list(take_characters(texts, typing_chars))
     with tqdm(total=sum(map(len, typed)), desc=f"{language} typing", unit="char",
@@ -215,6 +297,7 @@ def evaluate_language(
         for text in typed:
             typing.add(simulate_typing(model.session(), text, **options))
             by_word.add(simulate_typing(model.session(), text, word_by_word=True, **options))
+            brackets.add(simulate_bracket_typing(model.session(), text, **options))
             matched, asked = next_line_matches(model.session(), text, **options)
             lines_matched, lines_asked = lines_matched + matched, lines_asked + asked
             bar.update(len(text))
@@ -237,6 +320,9 @@ def evaluate_language(
         keystrokes_saved_word_by_word=1 - by_word.keystrokes / max(by_word.characters, 1),
         completed_share=typing.accepted_characters / max(typing.characters, 1),
         next_line_exact_match=lines_matched / max(lines_asked, 1),
+        brackets_keystrokes_saved=1 - brackets.keystrokes / max(brackets.characters, 1),
+        brackets_fully_correct_share=brackets.fully_correct / max(brackets.shown, 1),
+        brackets_unbalanced_share=brackets.unbalanced / max(brackets.shown, 1),
     )
 
 
@@ -280,8 +366,9 @@ def percent(share: float | None) -> str:
 def format_table(reports: list[LanguageReport]) -> str:
     header = ("| language | model | memory | bits/char | xz -9e | ratio | keystrokes saved "
               "| word by word | fully correct | completed | next line | mean length "
-              "| prefix match | latency median / p90 (ms) |")
-    lines = [header, "|" + "---|" * 14]
+              "| prefix match | latency median / p90 (ms) | in brackets: saved "
+              "| fully correct | unbalanced |")
+    lines = [header, "|" + "---|" * 17]
     for r in reports:
         lines.append(
             f"| {r.language} | {r.model} | {'on' if r.document_memory else 'off'} "
@@ -291,7 +378,10 @@ def format_table(reports: list[LanguageReport]) -> str:
             f"| {100 * r.fully_correct_share:.1f} % | {percent(r.completed_share)} "
             f"| {percent(r.next_line_exact_match)} | {r.mean_suggestion_length:.1f} "
             f"| {100 * r.prefix_match_score:.1f} % "
-            f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} |"
+            f"| {r.latency_ms_median:.2f} / {r.latency_ms_p90:.2f} "
+            f"| {percent(r.brackets_keystrokes_saved)} "
+            f"| {percent(r.brackets_fully_correct_share)} "
+            f"| {percent(r.brackets_unbalanced_share)} |"
         )
     return "\n".join(lines)
 

@@ -33,8 +33,9 @@ def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "| language | model | bits/char | xz -9e | ratio (bar ≤ 0.8) | keystrokes saved "
         "(bar ≥ 20 %) | word by word | fully correct (bar ≥ 50 %) | completed | next line "
-        "| mean length | latency median / p90 (ms) |",
-        "|" + "---|" * 12,
+        "| mean length | latency median / p90 (ms) | in brackets: saved | fully correct "
+        "| unbalanced |",
+        "|" + "---|" * 15,
     ]
     for name, r in languages.items():
         lines.append(
@@ -47,7 +48,10 @@ def results_table(languages: dict[str, dict[str, Any]]) -> list[str]:
             f"{_mark(r['fully_correct_share'] >= FULLY_CORRECT_BAR)} "
             f"| {percent(r.get('completed_share'))} | {percent(r.get('next_line_exact_match'))} "
             f"| {r['mean_suggestion_length']:.1f} "
-            f"| {r['latency_ms_median']:.2f} / {r['latency_ms_p90']:.2f} |"
+            f"| {r['latency_ms_median']:.2f} / {r['latency_ms_p90']:.2f} "
+            f"| {percent(r.get('brackets_keystrokes_saved'))} "
+            f"| {percent(r.get('brackets_fully_correct_share'))} "
+            f"| {percent(r.get('brackets_unbalanced_share'))} |"
         )
     return lines
 
@@ -174,8 +178,10 @@ def render(evaluation: dict[str, Any], study: list[dict[str, Any]] | None,
         "word*: keystrokes saved by a user who also accepts the correct words at the start of a "
         "wrong suggestion, one key per word. *Completed*: the share of the typed characters that "
         "accepted suggestions inserted. *Next line*: the share of non-blank lines whose "
-        "start got the whole line as its suggestion. (– where the evaluation predates a "
-        "measure.)",
+        "start got the whole line as its suggestion. *In brackets*: typing the inside of every "
+        "bracket pair of balanced lines with the closing bracket already there, as editors "
+        "insert it: keystrokes saved, fully correct, and the share of shown suggestions that "
+        "would leave the line unbalanced. (– where the evaluation predates a measure.)",
         "",
         *results_table(languages),
         "",

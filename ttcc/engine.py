@@ -219,6 +219,45 @@ class Session:
 
         document_memory blends in what followed earlier occurrences of the text before
         the cursor in the document and in memory_text (e.g. other open files)."""
+        options, memory_buffer = self._options(multiline, max_chars, min_confidence,
+                                               document_memory, memory_text)
+        prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
+        _check(lib.ttc_session_complete(
+            self._handle, prefix_bytes, len(prefix_bytes), suffix_bytes, len(suffix_bytes),
+            options, self._output, lib.TTC_MAX_SUGGESTION + 1, self._output_length))
+        return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
+
+    def stop_features(
+        self,
+        prefix: str,
+        suffix: str = "",
+        *,
+        multiline: bool | None = None,
+        max_chars: int | None = None,
+        document_memory: bool | None = None,
+        memory_text: str = "",
+    ) -> tuple[str, list[list[float]]]:
+        """The greedy suggestion run to the end of its line (or block) or max_chars,
+        ignoring every confidence rule, and the stop rule's features of each of its
+        characters (ttc_session_stop_features): what training.fit_stop learns from."""
+        options, memory_buffer = self._options(multiline, max_chars, None, document_memory,
+                                               memory_text)
+        width = lib.TTC_STOP_FEATURES
+        features = ffi.new("float[]", options.max_chars * width)
+        prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
+        _check(lib.ttc_session_stop_features(
+            self._handle, prefix_bytes, len(prefix_bytes), suffix_bytes, len(suffix_bytes),
+            options, self._output, lib.TTC_MAX_SUGGESTION + 1, self._output_length, features))
+        length = self._output_length[0]
+        flat = ffi.unpack(features, length * width)
+        text = ffi.unpack(self._output, length).decode("ascii")
+        return text, [flat[i * width : (i + 1) * width] for i in range(length)]
+
+    def _options(self, multiline: bool | None, max_chars: int | None,
+                 min_confidence: float | None, document_memory: bool | None,
+                 memory_text: str) -> tuple[Any, Any]:
+        """The engine's options from its defaults and the arguments given, and the
+        buffer memory_text points into (keep it alive during the call)."""
         options = ffi.new("ttc_complete_options *")
         lib.ttc_complete_options_init(options)
         if multiline is not None:
@@ -235,25 +274,11 @@ class Session:
             options.document_memory = int(document_memory)
         if memory_text != self._memory_text:  # the same object: no comparison at all
             self._memory_text, self._memory_text_bytes = memory_text, _utf8(memory_text)
-        # A view of the bytes, not a copy (up to 256 KiB a keystroke); alive during the call.
+        # A view of the bytes, not a copy (up to 256 KiB a keystroke).
         memory_buffer = ffi.from_buffer("char[]", self._memory_text_bytes)
         options.memory_text = memory_buffer
         options.memory_text_length = len(self._memory_text_bytes)
-        prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
-        _check(
-            lib.ttc_session_complete(
-                self._handle,
-                prefix_bytes,
-                len(prefix_bytes),
-                suffix_bytes,
-                len(suffix_bytes),
-                options,
-                self._output,
-                lib.TTC_MAX_SUGGESTION + 1,
-                self._output_length,
-            )
-        )
-        return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
+        return options, memory_buffer
 
     @property
     def forwarded_tokens(self) -> int:

@@ -1,5 +1,6 @@
 """Decoding and its stop rules, on scripted models whose greedy choices are known."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,10 @@ def test_trailing_whitespace_is_trimmed(tmp_path: Path) -> None:
 
 
 def test_repeating_the_text_after_the_cursor_is_dropped(tmp_path: Path) -> None:
-    model = scripted(tmp_path, {"Q": ")", ")": "<END>"})
+    model = scripted(tmp_path, {"Q": ";", ";": "<END>"})
     session = model.session()
-    assert session.complete("Q", ")\nmore") == ""
-    assert session.complete("Q", "]\nmore") == ")"
+    assert session.complete("Q", ";\nmore") == ""
+    assert session.complete("Q", ",\nmore") == ";"
 
 
 def test_never_suggests_unk_pad_or_sentinels(tmp_path: Path) -> None:
@@ -96,3 +97,54 @@ def test_typing_the_suggestion_costs_nothing(tmp_path: Path) -> None:
     for k in range(1, 5):
         assert session.complete("x = Q" + "abcd"[:k]) == "abcd"[k:]
     assert session.forwarded_tokens == before
+
+
+# (language, text before the cursor, text after it, what the model would suggest,
+# what is shown): a suggestion never leaves a balanced line unbalanced, counting the
+# part it types again as replaced; it is cut to its longest start that keeps the
+# balance, or shown not at all.
+BALANCE_CASES = [
+    ("python", "print(a", ")", "d(", "d"),
+    ("python", "print(", ")", '"hel', ""),
+    ("c", 'printf("%d", cou', ");", "nt[i", "nt"),
+    ("cpp", "_getBestSize(int width, int height", ");", ") {", ""),
+    ("go", "fmt.Println(x", ")", ", y)", ", y)"),
+    ("java", "g.getRenderTarget(", ").getContentWidth();", ");", ""),
+    ("javascript", "foo(a, b", ");", ", [c", ","),
+    ("kotlin", "listOf(1", ")", ", 2)}", ", 2)"),
+    ("php", "echo strlen($s", ");", ").$x", ""),
+    ("rust", "let v = vec![1, 2", "];", ", 3]", ", 3]"),
+    ("typescript", "const x = f<T>(a", ");", "{", ""),
+    ("python", "x = (a + b", "", ")", ""),  # a lone closing bracket saves nothing
+    ("python", "foo(a", "", "d(", "d("),  # nothing after the cursor: nothing to balance
+    ("python", "foo(a", " + (", "d(", "d("),  # the line was not balanced before
+]
+
+
+@pytest.mark.parametrize(("language", "before", "after", "raw", "shown"), BALANCE_CASES,
+                         ids=[f"{case[0]}-{case[3]}" for case in BALANCE_CASES])
+def test_suggestions_keep_the_line_balanced(tmp_path: Path, language: str, before: str,
+                                            after: str, raw: str, shown: str) -> None:
+    chain = before[-1] + raw
+    assert len(set(chain)) == len(chain), "a bigram script needs distinct characters"
+    model = scripted(tmp_path, {**dict(zip(chain, raw, strict=False)), raw[-1]: "<EOS>"})
+    session = model.session()
+    unfiltered, _ = session.stop_features(before, after, document_memory=False)
+    assert unfiltered == raw
+    assert session.complete(before, after, document_memory=False) == shown
+
+
+def test_stop_features_run_past_the_floor_and_describe_each_character(tmp_path: Path) -> None:
+    model = scripted(tmp_path, {"Q": "a", "a": "b", "b": "a"}, probability=0.8)
+    session = model.session()
+    assert session.complete("Q", min_confidence=0.9, document_memory=False) == ""
+    line, rows = session.stop_features("Q", max_chars=4, document_memory=False)
+    assert line == "abab"
+    assert [len(row) for row in rows] == [19] * 4
+    assert [row[0] for row in rows] == [1.0] * 4
+    # the logit of each character's probability (0.8, less int8 rounding), and the ln
+    # of the product before it
+    assert [row[1] for row in rows] == pytest.approx([math.log(0.8 / 0.2)] * 4, abs=0.01)
+    assert [row[4] for row in rows] == pytest.approx([k * math.log(0.8) for k in range(4)],
+                                                     abs=0.01)
+    assert [row[15] for row in rows] == [1.0] * 4  # inside the word that Q starts

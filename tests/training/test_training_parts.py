@@ -197,3 +197,24 @@ def test_memory_bounds_put_the_best_of_both_below_the_blend(tiny_model_path, tmp
 def test_take_characters_cuts_the_last_text_at_the_budget():
     assert list(evaluate.take_characters(["abcd", "efgh", "ij"], 6)) == ["abcd", "ef"]
     assert list(evaluate.take_characters(["abcd"], 10)) == ["abcd"]
+
+
+@pytest.mark.parametrize(
+    ("line", "pairs"),
+    [("f(a, [b])", [(5, 7), (1, 8)]), ('f("(", x)', [(1, 8)]), ("x = 'a)' + b", []),
+     ("f(a", None), ('f("a)', None), (")(", None), ("f(a]", None)],
+)
+def test_bracket_pairs_skip_string_literals_and_refuse_unbalanced_lines(line, pairs):
+    assert evaluate.bracket_pairs(line) == pairs
+
+
+def test_typing_inside_brackets_takes_a_suggestion_that_retypes_the_closing_one(tmp_path):
+    # After "(" the model suggests "ab)": accepted, it replaces the ")" already there.
+    script = {"(": "a", "a": "b", "b": ")", ")": "<EOS>"}
+    model = Model.load(export_scripted(tmp_path / "brackets.ttc", script))
+    right = evaluate.simulate_bracket_typing(model.session(), "f(ab)\n", **OPTIONS)
+    assert (right.characters, right.keystrokes, right.shown, right.fully_correct) == (2, 1, 1, 1)
+    assert (right.accepted_characters, right.unbalanced) == (2, 0)
+    # The text inside is "ac": "ab)" and then "b)" are shown, both wrong.
+    wrong = evaluate.simulate_bracket_typing(model.session(), "f(ac)\n", **OPTIONS)
+    assert (wrong.characters, wrong.keystrokes, wrong.shown, wrong.fully_correct) == (2, 2, 2, 0)
