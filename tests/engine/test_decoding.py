@@ -113,6 +113,7 @@ BALANCE_CASES = [
     ("javascript", "foo(a, b", ");", ", [c", ","),
     ("kotlin", "listOf(1", ")", ", 2)}", ", 2)"),
     ("php", "echo strlen($s", ");", ").$x", ""),
+    ("php", "echo strlen(", ");", "'ab", ""),
     ("rust", "let v = vec![1, 2", "];", ", 3]", ", 3]"),
     ("typescript", "const x = f<T>(a", ");", "{", ""),
     ("python", "x = (a + b", "", ")", ""),  # a lone closing bracket saves nothing
