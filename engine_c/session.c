@@ -13,9 +13,9 @@ void ttc_session_options_init(ttc_session_options *options)
 
 void ttc_complete_options_init(ttc_complete_options *options)
 {
-    options->multiline = 0;
+    options->multiline = TTC_MULTILINE_AUTO;
     options->max_chars = 64;
-    options->min_confidence = 0.6f;
+    options->min_confidence = 0.65f;
     options->document_memory = 1;
     options->memory_text = NULL;
     options->memory_text_length = 0;
@@ -338,6 +338,8 @@ static int block_rule(suggestion *g, int c)
 
 static int check_options(const ttc_complete_options *o)
 {
+    if (o->multiline < TTC_MULTILINE_OFF || o->multiline > TTC_MULTILINE_AUTO)
+        return TTC_ERR_INVALID_ARGUMENT;
     if (o->max_chars < 1 || o->max_chars > TTC_MAX_SUGGESTION)
         return TTC_ERR_INVALID_ARGUMENT;
     if (!(o->min_confidence >= 0.0f && o->min_confidence <= 1.0f))
@@ -431,6 +433,21 @@ size_t ttc_retyped_length(const char *suggestion, size_t suggestion_length,
     return 0;
 }
 
+/* Whether the cursor sits right after a block opener (TTC_MULTILINE_AUTO, ttc.h). */
+static int opens_block(const char *prefix, size_t prefix_length, const char *suffix,
+                       size_t suffix_length)
+{
+    size_t line = 0;
+    while (line < suffix_length && suffix[line] != '\n')
+        line++;
+    if (has_text(suffix, line))
+        return 0;
+    size_t end = prefix_length;
+    while (end > 0 && is_blank(prefix[end - 1]))
+        end--;
+    return end > 0 && (prefix[end - 1] == ':' || prefix[end - 1] == '{');
+}
+
 /* ---- brackets and quotes ------------------------------------------------ */
 
 /* Lines longer than this, or nested deeper, are left as they are (minified code). */
@@ -512,6 +529,22 @@ static size_t balanced_length(const char *prefix, size_t prefix_length, const ch
     return 0;
 }
 
+/* How much of a decoded suggestion is shown: up to its last character that is not
+ * blank, and the spaces and tabs right after it (accepting "return " saves typing the
+ * space too), but no line end or blank line after it; nothing when that is no more
+ * than blanks or a lone closing bracket, which would save nothing. */
+static int shown_length(const char *text, int length)
+{
+    int last = length;
+    while (last > 0 && is_blank(text[last - 1]))
+        last--;
+    if (last == 0 || (last == 1 && opening_of(text[0])))
+        return 0;
+    while (last < length && (text[last] == ' ' || text[last] == '\t'))
+        last++;
+    return last;
+}
+
 static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_length,
                            const char *suffix, size_t suffix_length,
                            const ttc_complete_options *options, char *out, size_t out_capacity,
@@ -534,6 +567,12 @@ static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_len
             return status;
     }
 
+    ttc_complete_options chosen = *options;
+    if (chosen.multiline == TTC_MULTILINE_AUTO)
+        chosen.multiline = opens_block(prefix, prefix_length, suffix, suffix_length)
+                               ? TTC_MULTILINE_BLOCK : TTC_MULTILINE_OFF;
+    options = &chosen;
+
     int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length);
     feed(s, s->prompt, n);
     suggestion g = {.text = out};
@@ -546,10 +585,7 @@ static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_len
     if (!features) {
         g.length = (int)balanced_length(prefix, prefix_length, suffix, suffix_length, out,
                                         (size_t)g.length);
-        while (g.length > 0 && is_blank(out[g.length - 1]))
-            g.length--;
-        if (g.length == 1 && opening_of(out[0]))
-            g.length = 0; /* a lone closing bracket saves nothing */
+        g.length = shown_length(out, g.length);
         if (starts_with(suffix, suffix_length, out, (size_t)g.length))
             g.length = 0; /* it only repeats what follows the cursor */
     }

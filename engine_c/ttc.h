@@ -83,11 +83,19 @@ ttc_status ttc_session_create(const ttc_model *model, const ttc_session_options 
                               ttc_session **out);
 void ttc_session_free(ttc_session *session);
 
+/* Where a suggestion may end (ttc_complete_options.multiline). AUTO suggests the
+ * block only right after a block opener: the text before the cursor ends in ':' or
+ * '{' (blanks and line ends aside) and nothing but blanks follows on the cursor's line. */
+enum { TTC_MULTILINE_OFF = 0, TTC_MULTILINE_BLOCK = 1, TTC_MULTILINE_AUTO = 2 };
+
 typedef struct {
-    int multiline;        /* 0 (default): stop at the end of the line; 1: at the end of the block */
+    int multiline;        /* TTC_MULTILINE_OFF: at the end of the line;
+                           * TTC_MULTILINE_BLOCK: at the end of the enclosing block;
+                           * TTC_MULTILINE_AUTO (default): the block after a block opener,
+                           * else the line */
     int max_chars;        /* longest suggestion, 1..TTC_MAX_SUGGESTION (default 64) */
     float min_confidence; /* stop when the cumulative probability would fall below this
-                           * (default 0.6) */
+                           * (default 0.65) */
     int document_memory;  /* 1 (default): blend in what followed earlier occurrences of the
                            * text before the cursor in the document (prefix, suffix and
                            * memory_text); 0: the model alone */
@@ -114,7 +122,10 @@ void ttc_complete_options_init(ttc_complete_options *options);
  * (prefix) and after (suffix) the cursor. Writes the suggestion into out
  * (NUL-terminated; out_capacity >= TTC_MAX_SUGGESTION + 1 always suffices)
  * and its length into *out_length. Reuses what the session ran for the
- * previous request: only tokens that differ are run through the model. */
+ * previous request: only tokens that differ are run through the model.
+ * A suggestion never ends in a line end, is never only blanks or a lone closing
+ * bracket, and never leaves unbalanced the brackets and quotes of a balanced line
+ * that goes on after the cursor (docs/DESIGN.md, "Decoding"). */
 ttc_status ttc_session_complete(ttc_session *session,
                                 const char *prefix, size_t prefix_length,
                                 const char *suffix, size_t suffix_length,

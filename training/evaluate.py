@@ -416,6 +416,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "in this directory (the shipped models' check sample)")
     parser.add_argument("--memory", choices=("on", "off", "both"), default="both",
                         help="document memory on, off, or each in turn (default both)")
+    parser.add_argument("--multiline", choices=("off", "block", "auto"),
+                        help="where suggestions end: the line, the block, or the block only "
+                        "after a block opener (default: the engine's default)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -435,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no languages to evaluate in {args.corpus}", file=sys.stderr)
         return 2
     options = default_options()
+    if args.multiline:
+        options["multiline"] = {"off": False, "block": True, "auto": "auto"}[args.multiline]
     memory_modes = {"on": [True], "off": [False], "both": [True, False]}[args.memory]
     reports, models = [], {}
     for language in languages:

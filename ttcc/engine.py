@@ -37,11 +37,18 @@ MEMORY_TEXT_BYTES: int = lib.TTC_MEMORY_TEXT_BYTES
 
 
 
+# Session.complete's multiline: False (to the end of the line), True (to the end of the
+# block) or "auto" (the block right after a block opener, else the line); ttc.h.
+_MULTILINE_MODES = {False: lib.TTC_MULTILINE_OFF, True: lib.TTC_MULTILINE_BLOCK,
+                    "auto": lib.TTC_MULTILINE_AUTO}
+_MULTILINE_NAMES = {mode: name for name, mode in _MULTILINE_MODES.items()}
+
+
 def _default_options() -> dict[str, Any]:
     options = ffi.new("ttc_complete_options *")
     lib.ttc_complete_options_init(options)
     return {
-        "multiline": bool(options.multiline),
+        "multiline": _MULTILINE_NAMES[options.multiline],
         "max_chars": options.max_chars,
         "min_confidence": round(options.min_confidence, 6),  # 0.6, not float32's 0.6000000238
         "document_memory": bool(options.document_memory),
@@ -208,7 +215,7 @@ class Session:
         prefix: str,
         suffix: str = "",
         *,
-        multiline: bool | None = None,
+        multiline: bool | str | None = None,
         max_chars: int | None = None,
         min_confidence: float | None = None,
         document_memory: bool | None = None,
@@ -217,6 +224,8 @@ class Session:
         """The suggested text to insert between prefix and suffix ("" when none). An
         option left out (None) is the engine's default (DEFAULT_OPTIONS).
 
+        multiline: False ends the suggestion with its line, True with the enclosing block,
+        "auto" with the block right after a block opener and with the line elsewhere.
         document_memory blends in what followed earlier occurrences of the text before
         the cursor in the document and in memory_text (e.g. other open files)."""
         options, memory_buffer = self._options(multiline, max_chars, min_confidence,
@@ -232,7 +241,7 @@ class Session:
         prefix: str,
         suffix: str = "",
         *,
-        multiline: bool | None = None,
+        multiline: bool | str | None = None,
         max_chars: int | None = None,
         document_memory: bool | None = None,
         memory_text: str = "",
@@ -253,7 +262,7 @@ class Session:
         text = ffi.unpack(self._output, length).decode("ascii")
         return text, [flat[i * width : (i + 1) * width] for i in range(length)]
 
-    def _options(self, multiline: bool | None, max_chars: int | None,
+    def _options(self, multiline: bool | str | None, max_chars: int | None,
                  min_confidence: float | None, document_memory: bool | None,
                  memory_text: str) -> tuple[Any, Any]:
         """The engine's options from its defaults and the arguments given, and the
@@ -261,7 +270,9 @@ class Session:
         options = ffi.new("ttc_complete_options *")
         lib.ttc_complete_options_init(options)
         if multiline is not None:
-            options.multiline = int(multiline)
+            if multiline not in _MULTILINE_MODES:
+                raise ValueError('multiline must be False, True or "auto"')
+            options.multiline = _MULTILINE_MODES[multiline]
         if max_chars is not None:
             if not 1 <= max_chars <= lib.TTC_MAX_SUGGESTION:
                 raise ValueError(f"max_chars must be in 1..{lib.TTC_MAX_SUGGESTION}")

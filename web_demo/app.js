@@ -32,13 +32,16 @@ function numberParam(name, min, max) {
 
 const maxChars = numberParam("maxChars", 1, 256);
 const options = {
-  multiline: ["1", "true"].includes(params.get("multiline")),
+  // the line (0), the block (1) or the block after a block opener (auto); unset: the
+  // engine's default
+  multiline: new Map([["0", false], ["false", false], ["1", true], ["true", true],
+    ["auto", "auto"]]).get(params.get("multiline")),
   maxChars: maxChars === undefined ? undefined : Math.round(maxChars),
   minConfidence: numberParam("minConfidence", 0, 1),
   // The document itself (prefix and suffix) is the engine's memory.
   documentMemory: !["0", "false"].includes(params.get("memory")),
 };
-multilineBox.checked = options.multiline;
+multilineBox.checked = options.multiline === true;
 memoryBox.checked = options.documentMemory;
 
 // ---- state ---------------------------------------------------------------
@@ -339,7 +342,7 @@ languageSelect.addEventListener("change", () => {
 });
 
 multilineBox.addEventListener("change", () => {
-  options.multiline = multilineBox.checked;
+  options.multiline = multilineBox.checked ? true : undefined; // unchecked: the default
   clearSuggestion();
 });
 

@@ -80,7 +80,7 @@ export async function loadEngine(wasmBytes) {
       wasm.complete_defaults(pointer, pointer + 4, pointer + 8, pointer + 12);
       const view = new DataView(wasm.memory.buffer, pointer, 16);
       return {
-        multiline: view.getInt32(0, true) !== 0,
+        multiline: [false, true, 'auto'][view.getInt32(0, true)],
         maxChars: view.getInt32(4, true),
         minConfidence: view.getFloat32(8, true),
         documentMemory: view.getInt32(12, true) !== 0,
@@ -89,6 +89,12 @@ export async function loadEngine(wasmBytes) {
       wasm.buffer_free(pointer);
     }
   })();
+
+  // multiline: false (the line), true (the block) or 'auto' (the block right after a
+  // block opener), as ttc.h's TTC_MULTILINE_* numbers them.
+  function multilineMode(multiline) {
+    return multiline === 'auto' ? 2 : multiline ? 1 : 0;
+  }
 
   // Runs call(slot) with a 4-byte slot the engine writes a handle or a length into.
   function withSlot(call) {
@@ -229,7 +235,7 @@ export async function loadEngine(wasmBytes) {
       const capacity = wasm.max_suggestion() + 1;
       const texts = [String(prefix), String(suffix), String(memoryText)];
       const result = withTexts(texts, (prefixText, suffixText, memory) => withSlot((slot) =>
-        wasm.session_complete(handle, ...prefixText, ...suffixText, multiline ? 1 : 0, maxChars,
+        wasm.session_complete(handle, ...prefixText, ...suffixText, multilineMode(multiline), maxChars,
           Number(minConfidence), documentMemory ? 1 : 0, ...memory, this.#out, capacity, slot)));
       if (result.status !== 0) throw new Error(message(result.status));
       return decoder.decode(bytes().subarray(this.#out, this.#out + result.value));

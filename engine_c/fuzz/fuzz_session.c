@@ -193,7 +193,7 @@ static void op_recreate(program *p, slot *slots)
 /* ---- completions ---- */
 
 enum {
-    MULTILINE = 1,
+    MULTILINE = 1,    /* block mode for an odd max_chars, automatic for an even one */
     NO_MEMORY = 2,
     MEMORY_TEXT = 4,  /* a slice of the document as other text for the memory */
     NO_SUFFIX = 8,    /* the cursor at the end of the file */
@@ -210,11 +210,14 @@ static void check_suggestion(const char *out, size_t length, const ttc_complete_
                              const char *suffix, size_t suffix_length)
 {
     check(length <= (size_t)o->max_chars && out[length] == '\0' && strlen(out) == length);
+    int has_text = 0;
     for (size_t i = 0; i < length; i++) {
         const char c = out[i];
         check(c == '\t' || (c == '\n' && o->multiline) || (c >= 32 && c < 127));
+        has_text |= !is_blank(c);
     }
-    check(length == 0 || !is_blank(out[length - 1]));
+    /* more than blanks, and no line end at the end (blanks after the text may stay) */
+    check(length == 0 || (has_text && out[length - 1] != '\n'));
     check(length == 0 || suffix_length < length || memcmp(suffix, out, length) != 0);
     check(ttc_retyped_length(out, length, suffix, suffix_length) <= length);
 }
@@ -255,9 +258,12 @@ static void op_complete(program *p, const document *d, slot *slots)
     const unsigned flags = next_byte(p);
     ttc_complete_options o;
     ttc_complete_options_init(&o);
-    o.multiline = (flags & MULTILINE) != 0;
     o.document_memory = !(flags & NO_MEMORY);
     o.max_chars = 1 + (int)next_byte(p);
+    if (flags & MULTILINE)
+        o.multiline = o.max_chars % 2 ? TTC_MULTILINE_BLOCK : TTC_MULTILINE_AUTO;
+    else
+        o.multiline = TTC_MULTILINE_OFF;
     o.min_confidence = (float)next_byte(p) / 255.0f;
     if (flags & MEMORY_TEXT) {
         const size_t start = next_position(p, d);

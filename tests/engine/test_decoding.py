@@ -35,6 +35,21 @@ def test_end_tokens_stop(tmp_path: Path, stop: str) -> None:
     assert model.session().complete("Q", "suffix") == "ab"
 
 
+def test_automatic_multiline_suggests_the_block_only_after_a_block_opener(
+        tmp_path: Path) -> None:
+    model = scripted(tmp_path, {":": "a", "{": "a", "Q": "a", "a": "\n", "\n": "b", "b": "\n"})
+    session = model.session()
+    options = {"multiline": "auto", "max_chars": 6, "document_memory": False}
+    assert session.complete("x:", **options) == "a\nb\nb"
+    assert session.complete("x {", **options) == "a\nb\nb"
+    assert session.complete("x {", "  \nnext line", **options) == "a\nb\nb"
+    assert session.complete("x:\n\n", **options) == "b\nb\nb"  # blank lines after it too
+    assert session.complete("x:", " y", **options) == "a"  # text follows on the line
+    assert session.complete("xQ", **options) == "a"  # no opener
+    with pytest.raises(ValueError):
+        session.complete("x:", multiline="always")
+
+
 def test_single_line_stops_at_the_newline(tmp_path: Path) -> None:
     model = scripted(tmp_path, {"Q": "a", "a": "\n", "\n": "b", "b": "\n"})
     assert model.session().complete("Q") == "a"
@@ -69,9 +84,19 @@ def test_multiline_stops_before_a_bracket_closed_from_outside(tmp_path: Path) ->
     assert model.session().complete("Q", multiline=False) == "(a)b}c"
 
 
-def test_trailing_whitespace_is_trimmed(tmp_path: Path) -> None:
-    model = scripted(tmp_path, {"Q": "a", "a": " ", " ": "\t", "\t": "<EOS>"})
-    assert model.session().complete("Q") == "a"
+@pytest.mark.parametrize(
+    ("script", "multiline", "shown"),
+    [
+        ({"Q": "a", "a": " ", " ": "\t", "\t": "<EOS>"}, False, "a \t"),  # blanks after text
+        ({"Q": "a", "a": "\n", "\n": " ", " ": "<EOS>"}, True, "a"),  # no line end after it
+        ({"Q": " ", " ": "\t", "\t": "<EOS>"}, False, ""),  # only blanks
+        ({"Q": ")", ")": " ", " ": "<EOS>"}, False, ""),  # a lone closing bracket
+    ],
+)
+def test_blanks_after_the_last_character_stay_only_on_its_line(
+        tmp_path: Path, script: dict[str, str], multiline: bool, shown: str) -> None:
+    model = scripted(tmp_path, script)
+    assert model.session().complete("Q", multiline=multiline, document_memory=False) == shown
 
 
 def test_repeating_the_text_after_the_cursor_is_dropped(tmp_path: Path) -> None:
@@ -110,7 +135,7 @@ BALANCE_CASES = [
     ("cpp", "_getBestSize(int width, int height", ");", ") {", ""),
     ("go", "fmt.Println(x", ")", ", y)", ", y)"),
     ("java", "g.getRenderTarget(", ").getContentWidth();", ");", ""),
-    ("javascript", "foo(a, b", ");", ", [c", ","),
+    ("javascript", "foo(a, b", ");", ", [c", ", "),
     ("kotlin", "listOf(1", ")", ", 2)}", ", 2)"),
     ("php", "echo strlen($s", ");", ").$x", ""),
     ("php", "echo strlen(", ");", "'ab", ""),

@@ -19,7 +19,7 @@ EDIT = st.one_of(
 )
 OPTIONS = st.fixed_dictionaries(
     {
-        "multiline": st.booleans(),
+        "multiline": st.sampled_from([False, True, "auto"]),
         "max_chars": st.integers(1, 12),
         "document_memory": st.booleans(),
         # other open documents the memory also reads

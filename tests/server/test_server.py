@@ -308,6 +308,7 @@ async def test_memory_reads_the_other_open_documents_of_the_language(
     client: LanguageClient,
 ) -> None:
     """javascript.ttc has random weights: it can only know the identifier from memory."""
+    configure(client, minConfidence=0.6)  # what the memory reads is tested, not the floor
     open_document(client, "file:///names.py", "other_identifier_name = 3\n")
     open_document(client, "file:///use.js", "let y = other_i", language="javascript")
     assert await suggestion(client, "file:///use.js", 0, 15) is None  # python is not read

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from ttcc import shipped_models_dir
-from ttcc.engine import MEMORY_TEXT_BYTES, Model
+from ttcc.engine import DEFAULT_OPTIONS, MEMORY_TEXT_BYTES, Model
 from ttcc.languages import LANGUAGES, language_of
 from ttcc.server.completion import completion_item, cursor_at, inline_item
 from ttcc.server.memory_text import MemoryTexts, memory_group
@@ -19,11 +19,27 @@ from ttcc.server.sessions import SessionPool
 from ttcc.server.settings import Settings, update
 
 
+def test_vscode_setting_defaults_are_the_engines() -> None:
+    # VS Code sends its defaults as settings: they must be what the engine would use.
+    manifest = Path(__file__).resolve().parents[2] / "vscode_client" / "package.json"
+    settings = json.loads(manifest.read_text())["contributes"]["configuration"]["properties"]
+    names = {"multiline": "multiline", "maxChars": "max_chars",
+             "minConfidence": "min_confidence", "documentMemory": "document_memory"}
+    for setting, option in names.items():
+        assert settings[f"ttcc.{setting}"]["default"] == DEFAULT_OPTIONS[option], setting
+    assert DEFAULT_OPTIONS["multiline"] in settings["ttcc.multiline"]["enum"]
+
+
 def test_settings_defaults_and_updates() -> None:
     settings = Settings()
     assert settings.enabled_languages == LANGUAGES and settings.max_chars == 64
     updated, problems = update(settings, {"ttcc": {"maxChars": 10, "multiline": True}})
     assert (updated.max_chars, updated.multiline, problems) == (10, True, [])
+    updated, problems = update(updated, {"multiline": "auto"})
+    assert (updated.multiline, problems) == ("auto", [])
+    updated, problems = update(updated, {"multiline": "always"})
+    assert updated.multiline == "auto"
+    assert problems == ['ttcc.multiline: expected true, false or "auto"; keeping \'auto\'']
     updated, problems = update(settings, {"maxChars": 0, "minConfidence": 2, "debounceMs": "x"})
     assert updated == settings and len(problems) == 3
     updated, problems = update(settings, {"enabledLanguages": ["python", "cobol"]})

@@ -101,6 +101,10 @@ def make_cases(window: int) -> list[dict[str, Any]]:
         },
         {"prefix": "items = {\n    'a': (", "options": {"multiline": True, "min_confidence": 0.0}},
         {"prefix": "class A:\n    ", "options": {"multiline": True}},
+        {"prefix": "class A:\n    def f(self):", "options": {"multiline": "auto",
+                                                           "min_confidence": 0.0}},
+        {"prefix": "x = f(", "suffix": ")\n", "options": {"multiline": "auto",
+                                                         "min_confidence": 0.0}},
         # fill in the middle; a blank-only suffix counts as none
         {"prefix": "def mul(a, b):\n    return ", "suffix": "\n\nprint(mul(2, 3))\n"},
         {

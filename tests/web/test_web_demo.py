@@ -331,11 +331,13 @@ def test_a_model_that_fails_to_load_leaves_the_editor_usable(
     assert type_text(page, "y = ") == "42"
 
 
-@pytest.mark.parametrize("multiline", [False, True])
+@pytest.mark.parametrize(("multiline", "query_value"),
+                         [(False, "0"), (True, "1"), ("auto", "auto"), ("auto", None)])
 def test_suggestions_equal_the_native_engine(
-    page: sync_api.Page, site: str, tiny: Model, multiline: bool
+    page: sync_api.Page, site: str, tiny: Model, multiline: bool | str, query_value: str | None
 ) -> None:
-    query = NATIVE_QUERY + ("&multiline=1" if multiline else "")
+    # No ?multiline: the engine's default, automatic.
+    query = NATIVE_QUERY + (f"&multiline={query_value}" if query_value else "")
     assert open_demo(page, site, query) == "ready"
     native = tiny.session()
     text = "def add(a, b):\n    return a + b\n\nfor i in range(10):\n    print(add(i, 1))"

@@ -22,8 +22,9 @@ class Settings:
     enabled: bool = True  # completions on or off altogether
     enabled_languages: tuple[str, ...] = LANGUAGES  # languages that get suggestions
     unknown_languages: str = "base"  # other languages: "base" model or "off"
-    # suggest up to the end of the block instead of the line
-    multiline: bool = DEFAULT_OPTIONS["multiline"]
+    # where suggestions end: the line (false), the block (true), or the block only right
+    # after a block opener ("auto")
+    multiline: bool | str = DEFAULT_OPTIONS["multiline"]
     max_chars: int = DEFAULT_OPTIONS["max_chars"]  # longest suggestion
     # stop where the cumulative probability falls below this
     min_confidence: float = DEFAULT_OPTIONS["min_confidence"]
@@ -66,6 +67,12 @@ def _languages(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _multiline(value: Any) -> bool | str:
+    if not isinstance(value, bool) and value != "auto":
+        raise ValueError('expected true, false or "auto"')
+    return value
+
+
 def _unknown_policy(value: Any) -> str:
     if value not in ("base", "off"):
         raise ValueError('expected "base" or "off"')
@@ -76,7 +83,7 @@ _FIELDS = {
     "enabled": ("enabled", _boolean),
     "enabledLanguages": ("enabled_languages", _languages),
     "unknownLanguages": ("unknown_languages", _unknown_policy),
-    "multiline": ("multiline", _boolean),
+    "multiline": ("multiline", _multiline),
     "maxChars": ("max_chars", _integer(1, MAX_SUGGESTION)),
     "minConfidence": ("min_confidence", _probability),
     "documentMemory": ("document_memory", _boolean),
