@@ -425,6 +425,42 @@ def read_metadata(path_or_bytes: str | PathLike[str] | bytes) -> dict[str, Any]:
     return meta
 
 
+def load_ttc(path_or_bytes: str | PathLike[str] | bytes) -> tuple[Transformer, dict[str, Any]]:
+    """The model in a ttc file as a PyTorch Transformer (its int8 weights dequantised:
+    the weights the engine runs) and the file's header. A ttc file is all a user has of
+    a shipped model, so starting from one (training.adapt) begins here."""
+    data = _read_all(path_or_bytes)
+    header = read_header(data)
+    if len(data) != header["file_size"] or not verify_checksum(data):
+        raise FormatError("the file is damaged (its size or checksum does not match)")
+    config = ModelConfig(
+        dim=header["dim"], n_layers=header["n_layers"], n_heads=header["n_heads"],
+        n_kv_heads=header["n_kv_heads"], hidden_dim=header["hidden_dim"],
+        vocab_size=header["vocab_size"], window=header["window"],
+        # the shortest decimal that the stored float32 stands for: 1e-05, not 9.99e-06...
+        rope_theta=float(str(np.float32(header["rope_theta"]))),
+        norm_eps=float(str(np.float32(header["norm_eps"]))),
+        tied_embeddings=bool(header["flags"] & FLAG_TIED),
+    )
+    model = Transformer(config)
+    group = header["group_size"]
+    offset = header["weights_offset"]
+    with torch.no_grad():
+        for kind, tensor in _ttc_tensors(model):
+            count = tensor.numel()
+            if kind == "f32":
+                values = np.frombuffer(data, "<f4", count, offset)
+                offset += _padded(4 * count)
+            else:
+                q = np.frombuffer(data, np.int8, count, offset)
+                offset += _padded(count)
+                scales = np.frombuffer(data, "<f4", count // group, offset)
+                offset += _padded(4 * (count // group))
+                values = dequantize_q8(q, scales, group)
+            tensor.copy_(torch.from_numpy(values.reshape(tensor.shape).copy()))
+    return model, header
+
+
 def ttc_weights_size(cfg: ModelConfig, group_size: int = 32) -> int:
     """Bytes of the weights section that the dimensions imply (FORMAT.md)."""
     q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim

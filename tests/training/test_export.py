@@ -29,6 +29,7 @@ from training.export import (
     dequantized_copy,
     export_llama2c,
     export_ttc,
+    load_ttc,
     main,
     quantize_q8,
     read_header,
@@ -568,3 +569,31 @@ def test_cli_errors_print_no_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "error: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_ttc_file_reads_back_as_the_model_the_engine_runs(tmp_path: Path, tied: bool) -> None:
+    model = make_model(tied_embeddings=tied)
+    path = tmp_path / "model.ttc"
+    export_ttc(model, path, META, memory_blend=[-3.0, 1.5, 0.5, -2.0, 2.0])
+    loaded, header = load_ttc(path)
+    assert loaded.config == model.config
+    expected = dequantized_copy(model).state_dict()
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    # Exported again, the weights are the same bytes: int8 survives the round trip.
+    again = tmp_path / "again.ttc"
+    export_ttc(loaded, again, META, memory_blend=header["memory_blend"])
+    start = header["weights_offset"]
+    assert again.read_bytes()[start:] == path.read_bytes()[start:]
+
+
+def test_a_damaged_ttc_file_does_not_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "model.ttc"
+    export_ttc(make_model(), path, META)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    with pytest.raises(FormatError, match="damaged"):
+        load_ttc(bytes(data))
+    with pytest.raises(FormatError, match="damaged"):
+        load_ttc(path.read_bytes()[:-64])
