@@ -1,0 +1,269 @@
+"""Adapt a shipped model to one project's code, on this machine, in minutes.
+
+    python -m training.adapt ~/src/project --language python
+    python -m training.adapt . --language rust --minutes 3 --out rust-project.ttc
+
+Starts from the shipped model of the language (the int8 .ttc, read back into PyTorch),
+fine-tunes it on the project's files (training.project_files: a fifth of them held out)
+with fill-in-the-middle examples in the mix, keeps the weights that did best on the
+held-out files, refits the document memory's blend on them, and writes an int8 model
+atomically. It prints bits/char and keystrokes saved on the held-out files before and
+after (memory on in both), and keeps the shipped model, saying so, when adapting does
+not help there. Ctrl-C stops training and goes on with the best weights so far.
+
+The model goes to the user's cache (XDG_CACHE_HOME, else ~/.cache), under
+ttcc/adapted/<a key of the project folder>/<language>.ttc, never into the project unless
+--out says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training import tokens
+from training.data import ExampleMaker
+from training.evaluate import TypingResult, bits_per_character, simulate_typing, take_characters
+from training.export import FormatError, export_ttc, load_ttc, read_metadata, set_memory_blend
+from training.fit_memory import collect_features, fit_blend
+from training.model import Transformer
+from training.project_files import ProjectError, ProjectFiles, project_files
+from ttcc import shipped_models_dir
+from ttcc.engine import Model, ModelError
+from ttcc.languages import LANGUAGES
+
+DEFAULT_MINUTES = 5.0
+LEARNING_RATE = 3e-4
+BATCH_SIZE = 16
+FIM_RATE = 0.5  # as in training: fill-in-the-middle must not be forgotten
+CHECK_EVERY_SECONDS = 15.0  # held-out loss between training steps
+SCORED_CHARACTERS = 50_000  # held-out characters for bits/char
+TYPED_CHARACTERS = 5_000  # held-out characters typed for keystrokes saved
+
+
+class AdaptError(RuntimeError):
+    """Adapting cannot go on; the message says why."""
+
+
+def cache_path(project: Path, language: str) -> Path:
+    """Where the adapted model of a project folder is kept by default."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(project.resolve()).encode("utf-8")).hexdigest()[:16]
+    return cache / "ttcc" / "adapted" / key / f"{language}.ttc"
+
+
+def token_stream(texts: list[str]) -> np.ndarray:
+    """The texts packed as training reads a corpus: BOS text EOS, one after another."""
+    stream = []
+    for text in texts:
+        stream += [tokens.BOS, *tokens.encode(text), tokens.EOS]
+    return np.asarray(stream, dtype=np.uint8)
+
+
+@dataclass
+class Measure:
+    bits_per_char: float
+    keystrokes_saved: float
+    fully_correct: float
+
+
+def measure(model: Model, texts: list[str]) -> Measure:
+    """Bits/char and typing on held-out texts, memory on, the engine's defaults."""
+    bits = chars = 0.0
+    for text in take_characters(texts, SCORED_CHARACTERS):
+        b, c = bits_per_character(model, text)
+        bits, chars = bits + b, chars + c
+    typing = TypingResult()
+    for text in take_characters(texts, TYPED_CHARACTERS):
+        typing.add(simulate_typing(model.session(), text))
+    return Measure(bits / max(chars, 1), 1 - typing.keystrokes / max(typing.characters, 1),
+                   typing.fully_correct / max(typing.shown, 1))
+
+
+@torch.no_grad()
+def held_out_loss(model: Transformer, batches: list[tuple[torch.Tensor, torch.Tensor]]
+                  ) -> float:
+    model.eval()
+    loss = sum(model(inputs, targets)[1].item() for inputs, targets in batches) / len(batches)
+    model.train()
+    return loss
+
+
+def fine_tune(model: Transformer, files: ProjectFiles, seconds: float,
+              progress: bool = True) -> tuple[Transformer, dict]:
+    """The weights with the lowest held-out loss seen while training for `seconds`
+    (the starting weights count), and what happened."""
+    window = model.config.window
+    train_stream = token_stream([text for _, text in files.training])
+    held_stream = token_stream([text for _, text in files.held_out])
+    for name, stream in (("training", train_stream), ("held-out", held_stream)):
+        if len(stream) <= window + 1:
+            raise AdaptError(f"too little code in the {name} files ({len(stream)} characters; "
+                             f"more than {window} needed)")
+    maker = ExampleMaker([train_stream], window, fim_rate=FIM_RATE)
+    checks = ExampleMaker([held_stream], window, fim_rate=0.0)
+    check_batches = [checks.batch(BATCH_SIZE, seed=0, rank=0, step=i) for i in range(4)]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.95),
+                                  weight_decay=0.0)
+    best_loss = start_loss = held_out_loss(model, check_batches)
+    best = copy.deepcopy(model.state_dict())
+    started = time.monotonic()
+    next_check = started + CHECK_EVERY_SECONDS
+    step = 0
+    interrupted = False
+    bar = tqdm(total=round(seconds), unit="s", desc="adapting", disable=not progress,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} of {total}s{postfix}")
+    model.train()
+    try:
+        while (now := time.monotonic()) < started + seconds:
+            cosine = 0.5 * (1 + math.cos(math.pi * (now - started) / seconds))
+            for group in optimizer.param_groups:  # down to a tenth over the time budget
+                group["lr"] = LEARNING_RATE * (0.1 + 0.9 * cosine)
+            inputs, targets = maker.batch(BATCH_SIZE, seed=0, rank=0, step=step)
+            _, loss = model(inputs, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            if time.monotonic() >= next_check:
+                next_check += CHECK_EVERY_SECONDS
+                current = held_out_loss(model, check_batches)
+                if current < best_loss:
+                    best_loss, best = current, copy.deepcopy(model.state_dict())
+                bar.set_postfix_str(f"held-out {current / math.log(2):.3f} bits/char")
+            bar.n = min(round(time.monotonic() - started), bar.total)
+            bar.refresh()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    if not interrupted:
+        current = held_out_loss(model, check_batches)
+        if current < best_loss:
+            best_loss, best = current, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best)
+    return model, {"steps": step, "interrupted": interrupted,
+                   "held_out_bits_start": start_loss / math.log(2),
+                   "held_out_bits_best": best_loss / math.log(2)}
+
+
+def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: Path,
+          progress: bool = True) -> dict:
+    """Adapts; returns what was measured and whether the adapted model was kept."""
+    started = time.monotonic()
+    shipped_path = models_dir / f"{language}.ttc"
+    if not shipped_path.is_file():
+        raise AdaptError(f"{shipped_path}: no shipped model for {language}")
+    files = project_files(project, language)
+    print(f"{len(files.training)} files to learn from, {len(files.held_out)} held out "
+          f"({files.characters:,} characters)"
+          + "".join(f"; skipped {n} {why}" for why, n in sorted(files.skipped.items())),
+          flush=True)
+    held_texts = [text for _, text in files.held_out]
+    shipped = Model.load(shipped_path)
+    before = measure(shipped, held_texts)
+    measuring = time.monotonic() - started
+    # What is left after training: refitting the blend and measuring once more.
+    seconds = minutes * 60 - (time.monotonic() - started) - 2.5 * measuring - 5
+    if seconds < 10:
+        raise AdaptError(f"--minutes {minutes} leaves no time to train (measuring alone took "
+                         f"{measuring:.0f} s)")
+
+    print(f"training for {seconds:.0f} s (Ctrl-C stops it and keeps the best weights so far)",
+          flush=True)
+    torch.manual_seed(0)
+    model, header = load_ttc(shipped_path)
+    model, run = fine_tune(model, files, seconds, progress)
+    if run["interrupted"]:
+        print("interrupted: going on with the best weights so far")
+    metadata = read_metadata(shipped_path)
+    metadata.update(adapted_from=shipped_path.name, adapted_project=str(project.resolve()),
+                    adapted_files=len(files.training), adapted_steps=run["steps"])
+    with tempfile.TemporaryDirectory() as scratch:
+        candidate = Path(scratch) / out.name
+        export_ttc(model, candidate, metadata, group_size=header["group_size"],
+                   memory_blend=header["memory_blend"])
+        blend, _ = fit_blend(collect_features(Model.load(candidate), held_texts,
+                                              SCORED_CHARACTERS))
+        set_memory_blend(candidate, blend)
+        after = measure(Model.load(candidate), held_texts)
+        kept = (after.bits_per_char < before.bits_per_char
+                and after.keystrokes_saved >= before.keystrokes_saved)
+        if kept:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staged = out.with_name(f".{out.name}.partial")
+            shutil.copyfile(candidate, staged)
+            os.replace(staged, out)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"before": before.__dict__, "after": after.__dict__, "kept": kept,
+            "out": str(out), "seconds": time.monotonic() - started, "peak_mb": peak_mb,
+            "training": run, "files": len(files.training), "held_out": len(files.held_out)}
+
+
+def report(result: dict) -> str:
+    before, after = result["before"], result["after"]
+    lines = [
+        "| held-out files | bits/char | keystrokes saved | fully correct |",
+        "|---|---|---|---|",
+        f"| shipped model | {before['bits_per_char']:.3f} | "
+        f"{100 * before['keystrokes_saved']:.1f} % | {100 * before['fully_correct']:.1f} % |",
+        f"| adapted | {after['bits_per_char']:.3f} | {100 * after['keystrokes_saved']:.1f} % "
+        f"| {100 * after['fully_correct']:.1f} % |",
+        "",
+        (f"wrote {result['out']}" if result["kept"] else
+         "adapting did not help on the held-out files: keeping the shipped model "
+         "(nothing written)"),
+        f"{result['seconds']:.0f} s, {result['training']['steps']} steps, "
+        f"peak memory {result['peak_mb']:.0f} MB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.adapt",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", help="the project folder")
+    parser.add_argument("--language", required=True, choices=LANGUAGES)
+    parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
+                        help=f"time for the whole run (default {DEFAULT_MINUTES:g})")
+    parser.add_argument("--out", help="model file to write (default: the user's cache)")
+    parser.add_argument("--models-dir", default=str(shipped_models_dir()),
+                        help="where the shipped NAME.ttc models are (default: the package's)")
+    parser.add_argument("--json", help="also write the measurements to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if not args.minutes > 0:
+        parser.error("--minutes must be more than 0")
+    project = Path(args.folder)
+    out = Path(args.out) if args.out else cache_path(project, args.language)
+    torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        result = adapt(project, args.language, args.minutes, out, Path(args.models_dir),
+                       progress=not args.no_progress)
+    except (AdaptError, ProjectError, FormatError, ModelError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
