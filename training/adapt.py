@@ -12,15 +12,14 @@ after (memory on in both), and keeps the shipped model, saying so, when adapting
 not help there. Ctrl-C stops training and goes on with the best weights so far.
 
 The model goes to the user's cache (XDG_CACHE_HOME, else ~/.cache), under
-ttcc/adapted/<a key of the project folder>/<language>.ttc, never into the project unless
---out says so.
+ttcc/adapted/<a key of the project folder>/<language>.ttc, where the language server
+finds it (ttcc/adapted.py), never into the project unless --out says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,7 @@ from training.fit_memory import collect_features, fit_blend
 from training.model import Transformer
 from training.project_files import ProjectError, ProjectFiles, project_files
 from ttcc import shipped_models_dir
+from ttcc.adapted import default_adapted_dir, project_dir, record_project
 from ttcc.engine import Model, ModelError
 from ttcc.languages import LANGUAGES
 
@@ -58,13 +58,6 @@ TYPED_CHARACTERS = 5_000  # held-out characters typed for keystrokes saved
 
 class AdaptError(RuntimeError):
     """Adapting cannot go on; the message says why."""
-
-
-def cache_path(project: Path, language: str) -> Path:
-    """Where the adapted model of a project folder is kept by default."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = hashlib.sha256(str(project.resolve()).encode("utf-8")).hexdigest()[:16]
-    return cache / "ttcc" / "adapted" / key / f"{language}.ttc"
 
 
 def token_stream(texts: list[str]) -> np.ndarray:
@@ -206,6 +199,8 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
         kept = (after.bits_per_char < before.bits_per_char
                 and after.keystrokes_saved >= before.keystrokes_saved)
         if kept:
+            if out.parent == project_dir(default_adapted_dir(), project):
+                record_project(default_adapted_dir(), project)  # the server finds it so
             out.parent.mkdir(parents=True, exist_ok=True)
             staged = out.with_name(f".{out.name}.partial")
             shutil.copyfile(candidate, staged)
@@ -251,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.minutes > 0:
         parser.error("--minutes must be more than 0")
     project = Path(args.folder)
-    out = Path(args.out) if args.out else cache_path(project, args.language)
+    out = (Path(args.out) if args.out
+           else project_dir(default_adapted_dir(), project) / f"{args.language}.ttc")
     torch.set_num_threads(os.cpu_count() or 1)
     try:
         result = adapt(project, args.language, args.minutes, out, Path(args.models_dir),

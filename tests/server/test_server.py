@@ -4,6 +4,7 @@ subprocess and talks LSP to it over stdio, as an editor would."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from tests.scripted_model import export_scripted
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
+from ttcc.adapted import project_dir, record_project
 from ttcc.engine import Model
 
 # Models the server under test loads, made once when this module is imported:
@@ -33,7 +35,14 @@ torch.manual_seed(0)
 export_ttc(Transformer(PRESETS["tiny"]), MODELS / "javascript.ttc", {"language": "javascript"})
 (MODELS / "rust.ttc").write_bytes((MODELS / "base.ttc").read_bytes()[:-10])
 
-SERVER = [sys.executable, "-m", "server", "--models-dir", str(MODELS)]
+# A python model adapted to the project folder "/work/adapted project": "=" -> " 7".
+ADAPTED = Path(tempfile.mkdtemp(prefix="ttcc-server-adapted-"))
+ADAPTED_PROJECT = Path("/work/adapted project")
+export_scripted(record_project(ADAPTED, ADAPTED_PROJECT) / "python.ttc",
+                {"=": " ", " ": "7", "7": "<EOS>"})
+
+SERVER = [sys.executable, "-m", "server", "--models-dir", str(MODELS),
+          "--adapted-dir", str(ADAPTED)]
 
 
 async def initialized(client: LanguageClient, **options) -> types.InitializeResult:
@@ -136,6 +145,41 @@ async def test_each_suggestion_is_reported_with_its_model_and_time(
     params = await asyncio.wait_for(report, timeout=10)
     assert params.uri == "file:///reported.py" and params.model == "python.ttc"
     assert 0 < params.milliseconds < 10_000
+
+
+async def test_documents_inside_an_adapted_project_use_its_model(
+    client: LanguageClient,
+) -> None:
+    inside = "file:///work/adapted%20project/src/inside.py"
+    outside = "file:///work/other/outside.py"
+    open_document(client, inside, "x =")
+    open_document(client, outside, "x =")
+    report = asyncio.ensure_future(client.wait_for_notification("ttcc/suggestion"))
+    assert await suggestion(client, inside, 0, 3) == " 7"
+    params = await asyncio.wait_for(report, timeout=10)
+    assert (params.model, params.adaptedTo) == ("python.ttc", str(ADAPTED_PROJECT))
+    report = asyncio.ensure_future(client.wait_for_notification("ttcc/suggestion"))
+    assert await suggestion(client, outside, 0, 3) == " 42"
+    assert (await asyncio.wait_for(report, timeout=10)).adaptedTo is None
+
+
+async def test_an_adapted_model_written_anew_is_used_without_a_restart(
+    client: LanguageClient,
+) -> None:
+    project = Path("/work/later project")
+    uri = "file:///work/later%20project/a.py"
+    open_document(client, uri, "x =")
+    assert await suggestion(client, uri, 0, 3) == " 42"  # not adapted yet
+    model = record_project(ADAPTED, project) / "python.ttc"
+    export_scripted(model, {"=": " ", " ": "8", "8": "<EOS>"})
+    assert await suggestion(client, uri, 0, 3) == " 8"
+    model.write_bytes(model.read_bytes()[:-10])  # damaged: the shipped model again
+    os.utime(model, (1, 1))
+    shown = asyncio.ensure_future(client.wait_for_notification(types.WINDOW_SHOW_MESSAGE))
+    assert await suggestion(client, uri, 0, 3) == " 42"
+    message = await asyncio.wait_for(shown, timeout=10)
+    assert "cannot be used" in message.message and "using the shipped model" in message.message
+    assert project_dir(ADAPTED, project) == model.parent
 
 
 async def test_mid_line_item_replaces_what_it_types_again(client: LanguageClient) -> None:

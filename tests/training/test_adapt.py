@@ -18,6 +18,7 @@ from training.project_files import (
     is_held_out,
     project_files,
 )
+from ttcc.adapted import AdaptedModels
 from ttcc.engine import Model
 
 
@@ -142,13 +143,18 @@ def test_a_small_project_is_adapted_end_to_end(tmp_path: Path, models_dir: Path)
     assert not list(out.parent.glob(".*partial"))
 
 
-def test_the_default_output_is_the_users_cache_keyed_by_the_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_by_default_the_model_goes_to_the_users_cache_where_the_server_looks(
+        tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    first = adapt_module.cache_path(tmp_path / "a", "python")
-    assert first.is_relative_to(tmp_path / "cache" / "ttcc" / "adapted")
-    assert first.name == "python.ttc"
-    assert first != adapt_module.cache_path(tmp_path / "b", "python")
+    root = make_project(tmp_path / "project", files=16)
+    assert adapt_module.main([str(root), "--language", "python", "--minutes", "0.3",
+                              "--models-dir", str(models_dir), "--no-progress"]) == 0
+    adapted = AdaptedModels(tmp_path / "cache" / "ttcc" / "adapted")
+    found = adapted.model_file(root / "sub" / "new.py", "python")
+    assert found is not None and found[1] == root.resolve()
+    Model.load(found[0])
+    assert adapted.model_file(tmp_path / "elsewhere.py", "python") is None
+    assert adapted.model_file(root / "x.rs", "rust") is None
 
 
 def test_ctrl_c_keeps_the_best_model_so_far(tmp_path: Path, models_dir: Path) -> None:

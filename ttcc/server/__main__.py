@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ttcc import __version__
+from ttcc.adapted import default_adapted_dir
 from ttcc.engine import ENGINE_VERSION
 from ttcc.server.settings import DEFAULT_MODELS_DIR, Settings
 
@@ -33,6 +34,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_MODELS_DIR,
         help="directory of NAME.ttc model files (default: the models that come with ttcc, "
         f"{DEFAULT_MODELS_DIR})",
+    )
+    adapted = parser.add_mutually_exclusive_group()
+    adapted.add_argument(
+        "--adapted-dir",
+        type=Path,
+        default=default_adapted_dir(),
+        help="where models adapted to projects (python -m training.adapt) are kept: a "
+        "document inside an adapted project uses its model (default: the user's cache, "
+        f"{default_adapted_dir()})",
+    )
+    adapted.add_argument(
+        "--no-adapted-models", action="store_true", help="use the shipped models only"
     )
     parser.add_argument(
         "--log-level",
@@ -65,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("pygls").setLevel(logging.WARNING)
     from ttcc.server.lsp import create_server  # after logging is set up: it loads the engine
 
-    server = create_server(Settings(models_dir=args.models_dir.resolve()))
+    adapted_dir = None if args.no_adapted_models else args.adapted_dir.expanduser().resolve()
+    server = create_server(Settings(models_dir=args.models_dir.resolve(),
+                                    adapted_dir=adapted_dir))
     if args.tcp is not None:
         server.start_tcp(args.host, args.port)
     else:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -27,7 +27,7 @@ from ttcc.engine import Model
 from ttcc.languages import BASE_MODEL, language_of
 from ttcc.server.completion import Cursor, completion_item, cursor_at, inline_item
 from ttcc.server.memory_text import MemoryTexts, memory_group
-from ttcc.server.models import ModelStore
+from ttcc.server.models import AdaptedStore, ModelStore
 from ttcc.server.pygls_compat import Protocol, requests_in_flight, serve_stdio
 from ttcc.server.sessions import DocumentSession, SessionPool
 from ttcc.server.settings import Settings, update
@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 # {"uri", "model": the model file's name, "milliseconds": the engine's time}.
 SUGGESTION_NOTIFICATION = "ttcc/suggestion"
 STATUS_REQUEST = "ttcc/status"  # see the module's docstring
+
+
+def _file_path(uri: str) -> Path | None:
+    """The local path of a file: URI, else None."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        return None
+    return Path(unquote(parsed.path))
 
 
 def document_key(uri: str) -> str:
@@ -52,6 +60,7 @@ class CompletionServer(LanguageServer):
         super().__init__("ttcc", __version__, protocol_cls=Protocol)
         self.settings = settings
         self.models = ModelStore(settings.models_dir)
+        self.adapted = AdaptedStore(settings.adapted_dir)
         self.sessions = SessionPool(settings.memory_budget_mb << 20)
         self.memory_texts = MemoryTexts()
 
@@ -77,10 +86,19 @@ class CompletionServer(LanguageServer):
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"ttcc: {message}"))
 
-    def model_for(self, language_id: str | None, uri: str) -> Model | None:
-        """The document's language model, else the base model (for unknown languages only
-        when the settings say so, and when a language's own file is unavailable)."""
+    def model_for(self, language_id: str | None, uri: str) -> tuple[Model | None, Path | None]:
+        """The document's model and, when it was adapted to the project the document is
+        in, that project's folder: the adapted model, else the language's shipped model,
+        else the base model (for unknown languages only when the settings say so, and when
+        a language's own file is unavailable)."""
         language = language_of(language_id, uri)
+        path = _file_path(uri)
+        if language in self.settings.enabled_languages and path is not None:
+            model, project, problem = self.adapted.get(path, language)
+            if problem is not None:
+                self.show(types.MessageType.Warning, f"{problem}; using the shipped model")
+            if model is not None:
+                return model, project
         if language is None:
             names = [BASE_MODEL] if self.settings.unknown_languages == "base" else []
         elif language in self.settings.enabled_languages:
@@ -99,7 +117,7 @@ class CompletionServer(LanguageServer):
         said = [problem for name, problem in problems if model is None or self.models.exists(name)]
         if said:
             self.show(types.MessageType.Error, f"{'; '.join(said)}. Fix: {self.models.fix()}.")
-        return model
+        return model, None
 
     async def suggest(self, uri: str, position: types.Position) -> tuple[str, Cursor] | None:
         """The engine's suggestion at position, or None (nothing to say, or stale)."""
@@ -109,7 +127,7 @@ class CompletionServer(LanguageServer):
         document = self.workspace.text_documents.get(key)
         if document is None or not self.settings.enabled:
             return None
-        model = self.model_for(document.language_id, uri)
+        model, project = self.model_for(document.language_id, uri)
         if model is None:
             return None
         version = document.version
@@ -129,6 +147,7 @@ class CompletionServer(LanguageServer):
         self.protocol.notify(SUGGESTION_NOTIFICATION, {
             "uri": uri,
             "model": Path(model.name).name,
+            "adaptedTo": None if project is None else str(project),
             "milliseconds": round(1000 * (time.perf_counter() - started), 2),
         })
         return text, cursor

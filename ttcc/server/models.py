@@ -1,4 +1,5 @@
-"""Models by name, loaded lazily from the models directory, once, and shared."""
+"""Models by name, loaded lazily from the models directory, once, and shared; and the
+models adapted to projects, loaded again when their file changes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ttcc import shipped_models_dir
+from ttcc.adapted import AdaptedModels
 from ttcc.engine import Model, ModelError
 
 log = logging.getLogger(__name__)
@@ -59,3 +61,37 @@ class ModelStore:
                    "(pip install --force-reinstall ttcc)"
         return (f"put the model files (NAME.ttc) into {self.directory}, or start the server "
                 "without --models-dir to use the models that come with ttcc")
+
+
+class AdaptedStore:
+    """The adapted model for a document path, if its project has one (ttcc.adapted). A
+    file that fails to load is reported once per version of the file, and the shipped
+    model serves meanwhile."""
+
+    def __init__(self, adapted_dir: Path | None) -> None:
+        self.adapted = AdaptedModels(adapted_dir)
+        self._loaded: dict[Path, tuple[float, Model | None]] = {}
+
+    def get(self, path: Path, language: str) -> tuple[Model | None, Path | None, str | None]:
+        """(model, its project folder, None), (None, None, message) when a file fails
+        to load the first time, (None, None, None) when there is none."""
+        found = self.adapted.model_file(path, language)
+        if found is None:
+            return None, None, None
+        file, project = found
+        try:
+            changed = file.stat().st_mtime
+        except OSError:
+            return None, None, None
+        known = self._loaded.get(file)
+        if known is not None and known[0] == changed:
+            return known[1], (project if known[1] else None), None
+        try:
+            model = Model.load(file)
+        except (ModelError, OSError) as error:
+            self._loaded[file] = (changed, None)
+            log.warning("adapted model %s unavailable: %s", file, error)
+            return None, None, f"the model adapted to {project} cannot be used ({error})"
+        log.info("loaded %s, adapted to %s", file, project)
+        self._loaded[file] = (changed, model)
+        return model, project, None

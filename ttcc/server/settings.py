@@ -34,6 +34,8 @@ class Settings:
     debounce_ms: int = 0  # wait this long for more typing before computing
     memory_budget_mb: int = 256  # engine sessions beyond this are dropped, least recent first
     models_dir: Path = field(default=DEFAULT_MODELS_DIR)  # NAME.ttc files; command line only
+    # models adapted to projects (ttcc.adapted); command line only; None: not used
+    adapted_dir: Path | None = None
 
 
 # camelCase name -> (field, check); each check returns the cleaned value or raises ValueError.
