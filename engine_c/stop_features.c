@@ -19,8 +19,8 @@ static float log_plus_one(int n)
     return (float)ttc_log(1.0 + (double)n);
 }
 
-/* ln(p / (1 - p)), within +-30: with weight 1 on it and 0 elsewhere the rule's
- * estimate is p itself. */
+/* ln(p / (1 - p)), p clamped so that it stays finite: with weight 1 on it and 0
+ * elsewhere, a logistic rule's estimate is p itself. */
 static float logit(float p)
 {
     const double q = p < 1e-13f ? 1e-13 : p > 1.0f - 1e-7f ? 1.0 - 1e-7 : (double)p;
