@@ -73,10 +73,47 @@ class Measure:
     bits_per_char: float
     keystrokes_saved: float
     fully_correct: float
+    fill_end: float  # mean probability of ending a fill-in-the-middle where it ends
+
+
+FILL_SAMPLES = 200
+
+
+def fill_end_probability(model: Model, texts: list[str]) -> float:
+    """The mean probability the model gives to ending the middle of a fill-in-the-middle
+    prompt (as the engine lays it out) right where it ends: the second half of a line
+    (32 characters at most) between the text before and after it. A model that forgot
+    how to end a fill suggests past the text that follows the cursor."""
+    window = model.info.window
+    cases = []
+    for text in texts:
+        start = 0
+        for line in text.split("\n"):
+            if len(line.strip()) >= 8:
+                cut = start + len(line) // 2
+                end = min(start + len(line), cut + 32)
+                cases.append((text[:cut], text[cut:end], text[end:][: window // 8]))
+            start += len(line) + 1
+    if not cases:
+        return 0.0
+    session = model.session()
+    step = max(1, len(cases) // FILL_SAMPLES)
+    total = count = 0.0
+    for prefix, middle, suffix in cases[::step][:FILL_SAMPLES]:
+        head = [tokens.FIM_PREFIX, tokens.FIM_SUFFIX, *tokens.encode(suffix), tokens.FIM_MIDDLE]
+        tail = tokens.encode(middle)
+        room = window - len(head) - len(tail)
+        prompt = head + tokens.encode(prefix)[-room:] + tail if room > 0 else head + tail
+        (logits,) = session.logits(prompt[:window], rows=1)
+        top = max(logits)
+        total += math.exp(logits[tokens.FIM_END] - top) / sum(math.exp(v - top) for v in logits)
+        count += 1
+    return total / count
 
 
 def measure(model: Model, texts: list[str]) -> Measure:
-    """Bits/char and typing on held-out texts, memory on, the engine's defaults."""
+    """Bits/char, typing and ending a fill on held-out texts, memory on, the engine's
+    defaults."""
     bits = chars = 0.0
     for text in take_characters(texts, SCORED_CHARACTERS):
         b, c = bits_per_character(model, text)
@@ -85,7 +122,7 @@ def measure(model: Model, texts: list[str]) -> Measure:
     for text in take_characters(texts, TYPED_CHARACTERS):
         typing.add(simulate_typing(model.session(), text))
     return Measure(bits / max(chars, 1), 1 - typing.keystrokes / max(typing.characters, 1),
-                   typing.fully_correct / max(typing.shown, 1))
+                   typing.fully_correct / max(typing.shown, 1), fill_end_probability(model, texts))
 
 
 @torch.no_grad()
@@ -238,12 +275,11 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
 def report(result: dict) -> str:
     before, after = result["before"], result["after"]
     lines = [
-        "| held-out files | bits/char | keystrokes saved | fully correct |",
-        "|---|---|---|---|",
-        f"| shipped model | {before['bits_per_char']:.3f} | "
-        f"{100 * before['keystrokes_saved']:.1f} % | {100 * before['fully_correct']:.1f} % |",
-        f"| adapted | {after['bits_per_char']:.3f} | {100 * after['keystrokes_saved']:.1f} % "
-        f"| {100 * after['fully_correct']:.1f} % |",
+        "| held-out files | bits/char | keystrokes saved | fully correct | ends a fill |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {m['bits_per_char']:.3f} | {100 * m['keystrokes_saved']:.1f} % "
+          f"| {100 * m['fully_correct']:.1f} % | {m['fill_end']:.2f} |"
+          for name, m in (("shipped model", before), ("adapted", after))),
         "",
         (f"wrote {result['out']}" if result["kept"] else
          "adapting did not help on the held-out files: keeping the shipped model "

@@ -5,8 +5,9 @@
 Fetches each project below from its registry (PyPI wheels, npm tarballs; pinned, none
 in training/recipe.toml) into data/adapt_projects, adapts the language's shipped model
 to it with python -m training.adapt's defaults and the given budget, and prints the
-held-out files' bits/char, keystrokes saved and fully correct suggestions before and
-after (memory on in both), with the medians over projects.
+held-out files' bits/char, keystrokes saved, fully correct suggestions and the
+probability of ending a fill where it ends, before and after (memory on in both), with
+the medians over projects.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     projects = Path(args.projects_dir)
     projects.mkdir(parents=True, exist_ok=True)
     print("| language | project | files (held out) | bits/char | keystrokes saved "
-          "| fully correct | seconds | peak MB |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| fully correct | ends a fill | seconds | peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     results = []
     for language, registry, package, version in PROJECTS:
         try:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = adapt(folder, language, args.minutes, Path(scratch) / "model.ttc",
                                shipped_models_dir(), progress=False)
         except (AdaptError, ProjectError, OSError, subprocess.CalledProcessError) as e:
-            print(f"| {language} | {package} {version} | error: {e} |||||", flush=True)
+            print(f"| {language} | {package} {version} | error: {e} ||||||", flush=True)
             continue
         before, after = result["before"], result["after"]
         results.append({"language": language, "project": f"{package} {version}", **result})
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
               f"| {100 * before['keystrokes_saved']:.1f} → "
               f"{100 * after['keystrokes_saved']:.1f} % "
               f"| {100 * before['fully_correct']:.1f} → {100 * after['fully_correct']:.1f} % "
+              f"| {before['fill_end']:.2f} → {after['fill_end']:.2f} "
               f"| {result['seconds']:.0f} | {result['peak_mb']:.0f} |", flush=True)
     if results:
         fewer_bits = statistics.median(
