@@ -31,9 +31,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from tqdm import tqdm
+try:
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+except ModuleNotFoundError as missing:  # ttcc installed without its `train` extra
+    print(f"error: adapting a model needs {missing.name}, which is not installed here; "
+          f"install PyTorch's CPU build with: {sys.executable} -m pip install torch==2.13.0 "
+          "numpy tqdm --extra-index-url https://download.pytorch.org/whl/cpu", file=sys.stderr)
+    raise SystemExit(3) from None
 
 from training import tokens
 from training.data import ExampleMaker
@@ -54,6 +60,12 @@ FIM_RATE = 0.5  # as in training: fill-in-the-middle must not be forgotten
 CHECK_EVERY_SECONDS = 15.0  # held-out loss between training steps
 SCORED_CHARACTERS = 50_000  # held-out characters for bits/char
 TYPED_CHARACTERS = 5_000  # held-out characters typed for keystrokes saved
+# An adapted model whose suggestions are right less often than the shipped model's has
+# its logits divided by SOFTER once more (at most MAX_SOFTENING times): it grows less
+# sure of itself, so its suggestions stop sooner.
+SOFTER = 1.15
+MAX_SOFTENING = 3
+FILL_END_NOISE = 0.02  # the fill-end probability's spread over its 200 samples
 
 
 class AdaptError(RuntimeError):
@@ -125,6 +137,23 @@ def measure(model: Model, texts: list[str]) -> Measure:
                    typing.fully_correct / max(typing.shown, 1), fill_end_probability(model, texts))
 
 
+def shortfalls(before: Measure, after: Measure) -> list[str]:
+    """Where the adapted model does worse than the shipped one on the held-out files
+    (nothing: it is kept)."""
+    found = []
+    if after.bits_per_char >= before.bits_per_char:
+        found.append(f"bits/char {after.bits_per_char:.3f}, not below {before.bits_per_char:.3f}")
+    if after.keystrokes_saved < before.keystrokes_saved:
+        found.append(f"keystrokes saved {100 * after.keystrokes_saved:.1f} % "
+                     f"< {100 * before.keystrokes_saved:.1f} %")
+    if after.fully_correct < before.fully_correct:
+        found.append(f"fully correct {100 * after.fully_correct:.1f} % "
+                     f"< {100 * before.fully_correct:.1f} %")
+    if after.fill_end < before.fill_end - FILL_END_NOISE:
+        found.append(f"ends a fill {after.fill_end:.2f} < {before.fill_end:.2f}")
+    return found
+
+
 @torch.no_grad()
 def held_out_loss(model: Transformer, batches: list[tuple[torch.Tensor, torch.Tensor]]
                   ) -> float:
@@ -135,9 +164,10 @@ def held_out_loss(model: Transformer, batches: list[tuple[torch.Tensor, torch.Te
 
 
 def fine_tune(model: Transformer, files: ProjectFiles, seconds: float,
-              progress: bool = True) -> tuple[Transformer, dict]:
+              progress: str = "bar") -> tuple[Transformer, dict]:
     """The weights with the lowest held-out loss seen while training for `seconds`
-    (the starting weights count), and what happened."""
+    (the starting weights count), and what happened. progress: "bar", "lines" (a
+    `progress N %` line each time N grows, for programs) or "none"."""
     window = model.config.window
     train_stream = token_stream([text for _, text in files.training])
     held_stream = token_stream([text for _, text in files.held_out])
@@ -156,7 +186,8 @@ def fine_tune(model: Transformer, files: ProjectFiles, seconds: float,
     next_check = started + CHECK_EVERY_SECONDS
     step = 0
     interrupted = False
-    bar = tqdm(total=round(seconds), unit="s", desc="adapting", disable=not progress,
+    shown = 0  # the last percentage printed as a line
+    bar = tqdm(total=round(seconds), unit="s", desc="adapting", disable=progress != "bar",
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} of {total}s{postfix}")
     model.train()
     try:
@@ -179,6 +210,10 @@ def fine_tune(model: Transformer, files: ProjectFiles, seconds: float,
                 bar.set_postfix_str(f"held-out {current / math.log(2):.3f} bits/char")
             bar.n = min(round(time.monotonic() - started), bar.total)
             bar.refresh()
+            percent = min(100, int(100 * (time.monotonic() - started) / seconds))
+            if progress == "lines" and percent > shown:
+                shown = percent
+                print(f"progress {percent} %", flush=True)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -218,7 +253,7 @@ def calibrate(model: Transformer, batches: list[tuple[torch.Tensor, torch.Tensor
 
 
 def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: Path,
-          progress: bool = True) -> dict:
+          progress: str = "bar") -> dict:
     """Adapts; returns what was measured and whether the adapted model was kept."""
     started = time.monotonic()
     shipped_path = models_dir / f"{language}.ttc"
@@ -233,8 +268,10 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
     shipped = Model.load(shipped_path)
     before = measure(shipped, held_texts)
     measuring = time.monotonic() - started
-    # What is left after training: refitting the blend and measuring once more.
-    seconds = minutes * 60 - (time.monotonic() - started) - 2.5 * measuring - 5
+    # What is left after training: refitting the blend, measuring once more and, when
+    # the adapted model is right less often, softening it once (more while time is left).
+    deadline = started + minutes * 60
+    seconds = deadline - time.monotonic() - 3.5 * measuring - 5
     if seconds < 10:
         raise AdaptError(f"--minutes {minutes} leaves no time to train (measuring alone took "
                          f"{measuring:.0f} s)")
@@ -257,9 +294,18 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
                                               SCORED_CHARACTERS))
         set_memory_blend(candidate, blend)
         after = measure(Model.load(candidate), held_texts)
-        kept = (after.bits_per_char < before.bits_per_char
-                and after.keystrokes_saved >= before.keystrokes_saved)
-        if kept:
+        softened = 0
+        while (after.fully_correct < before.fully_correct and softened < MAX_SOFTENING
+               and (softened == 0 or time.monotonic() + measuring < deadline)):
+            model.norm.weight.data.div_(SOFTER)
+            softened += 1
+            export_ttc(model, candidate, metadata, group_size=header["group_size"],
+                       memory_blend=blend)
+            after = measure(Model.load(candidate), held_texts)
+        run["softened"] = softened
+        run["temperature"] *= SOFTER ** softened
+        worse = shortfalls(before, after)
+        if not worse:
             if out.parent == project_dir(default_adapted_dir(), project):
                 record_project(default_adapted_dir(), project)  # the server finds it so
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +313,8 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
             shutil.copyfile(candidate, staged)
             os.replace(staged, out)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"before": before.__dict__, "after": after.__dict__, "kept": kept,
+    return {"before": before.__dict__, "after": after.__dict__, "kept": not worse,
+            "worse": worse,
             "out": str(out), "seconds": time.monotonic() - started, "peak_mb": peak_mb,
             "training": run, "files": len(files.training), "held_out": len(files.held_out)}
 
@@ -282,8 +329,8 @@ def report(result: dict) -> str:
           for name, m in (("shipped model", before), ("adapted", after))),
         "",
         (f"wrote {result['out']}" if result["kept"] else
-         "adapting did not help on the held-out files: keeping the shipped model "
-         "(nothing written)"),
+         "adapting did not help on the held-out files (" + "; ".join(result["worse"])
+         + "): keeping the shipped model, nothing written"),
         f"{result['seconds']:.0f} s, {result['training']['steps']} steps, temperature "
         f"{result['training']['temperature']:.2f}, peak memory {result['peak_mb']:.0f} MB",
     ]
@@ -301,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=str(shipped_models_dir()),
                         help="where the shipped NAME.ttc models are (default: the package's)")
     parser.add_argument("--json", help="also write the measurements to this file")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--no-progress", action="store_true", help="no progress bar")
+    shown.add_argument("--progress-lines", action="store_true",
+                       help="progress as lines `progress N %%` (for programs) instead of a bar")
     args = parser.parse_args(argv)
     if not args.minutes > 0:
         parser.error("--minutes must be more than 0")
@@ -311,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     try:
         result = adapt(project, args.language, args.minutes, out, Path(args.models_dir),
-                       progress=not args.no_progress)
+                       progress="none" if args.no_progress else
+                       "lines" if args.progress_lines else "bar")
     except (AdaptError, ProjectError, FormatError, ModelError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,12 +2,12 @@
 
     python -m training.adapt_study --minutes 5 --json adapt_study.json
 
-Fetches each project below from its registry (PyPI wheels, npm tarballs; pinned, none
-in training/recipe.toml) into data/adapt_projects, adapts the language's shipped model
-to it with python -m training.adapt's defaults and the given budget, and prints the
-held-out files' bits/char, keystrokes saved, fully correct suggestions and the
-probability of ending a fill where it ends, before and after (memory on in both), with
-the medians over projects.
+Fetches each project below from its registry (PyPI wheels, npm tarballs, Debian
+packages; pinned, none in training/recipe.toml) into data/adapt_projects, adapts the
+language's shipped model to it with python -m training.adapt's defaults and the given
+budget, and prints the held-out files' bits/char, keystrokes saved, fully correct
+suggestions and the probability of ending a fill where it ends, before and after (memory
+on in both), whether the adapted model was kept, and the medians over projects.
 """
 
 from __future__ import annotations
@@ -15,50 +15,61 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 from training.adapt import AdaptError, adapt
+from training.corpus import CorpusError, Source, SourceUnavailable, source_root
 from training.project_files import ProjectError
 from ttcc import shipped_models_dir
 
-# (language, registry, package, version)
+
+def project(language: str, kind: str, package: str, version: str, root: str = "") -> Source:
+    """A package fetched as the training recipe fetches its sources; root: its code's
+    folder inside the package (Debian's Go and Rust packages keep sources deep down)."""
+    return Source(name=f"{package}-{version}".replace("/", "_"), language=language,
+                  kind=kind, package=package, version=version, root=root)
+
+
+GO_SOURCES = "usr/share/gocode/src/github.com/"
+CRATES = "usr/share/cargo/registry/"
 PROJECTS = (
-    ("python", "pypi", "Jinja2", "3.1.6"),
-    ("python", "pypi", "pygls", "2.1.1"),
-    ("python", "pypi", "tqdm", "4.70.1"),
-    ("javascript", "npm", "semver", "7.8.6"),
-    ("javascript", "npm", "undici", "7.30.2"),
-    ("javascript", "npm", "js-yaml", "4.3.2"),
-    ("typescript", "npm", "ajv", "8.20.0"),
-    ("typescript", "npm", "cheerio", "1.2.0"),
+    project("python", "pypi", "Jinja2", "3.1.6"),
+    project("python", "pypi", "pygls", "2.1.1"),
+    project("python", "pypi", "tqdm", "4.70.1"),
+    project("javascript", "npm", "semver", "7.8.6"),
+    project("javascript", "npm", "undici", "7.30.2"),
+    project("javascript", "npm", "js-yaml", "4.3.2"),
+    project("typescript", "npm", "ajv", "8.20.0"),
+    project("typescript", "npm", "cheerio", "1.2.0"),
+    project("typescript", "npm", "@tanstack/query-core", "5.62.0"),
+    project("go", "apt", "golang-github-spf13-cobra-dev", "1.6.1-1", GO_SOURCES + "spf13/cobra"),
+    project("go", "apt", "golang-github-sirupsen-logrus-dev", "1.9.0-1",
+            GO_SOURCES + "sirupsen/logrus"),
+    project("go", "apt", "golang-github-google-go-cmp-dev", "0.5.9-1",
+            GO_SOURCES + "google/go-cmp"),
+    project("rust", "apt", "librust-serde-json-dev", "1.0.87-1", CRATES + "serde_json-*"),
+    project("rust", "apt", "librust-itertools-dev", "0.10.3-1", CRATES + "itertools-*"),
+    project("rust", "apt", "librust-regex-syntax-dev", "0.6.27-1", CRATES + "regex-syntax-*"),
 )
 
 
-def fetch(registry: str, package: str, version: str, projects: Path) -> Path:
-    """The package's files, unpacked once into projects/<package>-<version>."""
-    folder = projects / f"{package}-{version}"
-    if folder.is_dir():
-        return folder
-    with tempfile.TemporaryDirectory() as scratch:
-        if registry == "pypi":
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                            "--only-binary=:all:", "-d", scratch, f"{package}=={version}"],
-                           check=True)
-            (wheel,) = Path(scratch).glob("*.whl")
-            with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(folder)
-        else:
-            subprocess.run(["npm", "pack", "--silent", f"{package}@{version}"], cwd=scratch,
-                           check=True, stdout=subprocess.DEVNULL)
-            (tarball,) = Path(scratch).glob("*.tgz")
-            with tarfile.open(tarball) as archive:
-                archive.extractall(folder, filter="data")
-    return folder
+def summary(results: list[dict]) -> str:
+    """Medians over projects of what a user gets: the adapted model where it was kept,
+    the shipped one elsewhere."""
+    used = [r["after"] if r["kept"] else r["before"] for r in results]
+    pairs = list(zip(results, used, strict=True))
+    fewer_bits = statistics.median(1 - u["bits_per_char"] / r["before"]["bits_per_char"]
+                                   for r, u in pairs)
+    ratio = statistics.median(u["keystrokes_saved"] / max(r["before"]["keystrokes_saved"], 1e-9)
+                              for r, u in pairs)
+    correct = statistics.median(u["fully_correct"] - r["before"]["fully_correct"]
+                                for r, u in pairs)
+    kept = sum(r["kept"] for r in results)
+    return (f"median over {len(results)} projects (adapted model kept in {kept}): "
+            f"{100 * fewer_bits:.1f} % fewer bits/char, {ratio:.2f}x the keystrokes saved, "
+            f"fully correct {100 * correct:+.1f} points")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,35 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     projects = Path(args.projects_dir)
     projects.mkdir(parents=True, exist_ok=True)
     print("| language | project | files (held out) | bits/char | keystrokes saved "
-          "| fully correct | ends a fill | seconds | peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| fully correct | ends a fill | kept | seconds | peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     results = []
-    for language, registry, package, version in PROJECTS:
+    for source in PROJECTS:
+        language, name = source.language, f"{source.package} {source.version}"
         try:
-            folder = fetch(registry, package, version, projects)
+            folder = source_root(source, projects)
             with tempfile.TemporaryDirectory() as scratch:
                 result = adapt(folder, language, args.minutes, Path(scratch) / "model.ttc",
-                               shipped_models_dir(), progress=False)
-        except (AdaptError, ProjectError, OSError, subprocess.CalledProcessError) as e:
-            print(f"| {language} | {package} {version} | error: {e} ||||||", flush=True)
+                               shipped_models_dir(), progress="none")
+        except (AdaptError, ProjectError, CorpusError, SourceUnavailable, OSError) as e:
+            print(f"| {language} | {name} | error: {e} ||||||||", flush=True)
             continue
         before, after = result["before"], result["after"]
-        results.append({"language": language, "project": f"{package} {version}", **result})
-        print(f"| {language} | {package} {version} | {result['files']} ({result['held_out']}) "
+        results.append({"language": language, "project": name, **result})
+        print(f"| {language} | {name} | {result['files']} ({result['held_out']}) "
               f"| {before['bits_per_char']:.3f} → {after['bits_per_char']:.3f} "
               f"| {100 * before['keystrokes_saved']:.1f} → "
               f"{100 * after['keystrokes_saved']:.1f} % "
               f"| {100 * before['fully_correct']:.1f} → {100 * after['fully_correct']:.1f} % "
               f"| {before['fill_end']:.2f} → {after['fill_end']:.2f} "
+              f"| {'yes' if result['kept'] else 'no'} "
               f"| {result['seconds']:.0f} | {result['peak_mb']:.0f} |", flush=True)
     if results:
-        fewer_bits = statistics.median(
-            1 - r["after"]["bits_per_char"] / r["before"]["bits_per_char"] for r in results)
-        ratio = statistics.median(
-            r["after"]["keystrokes_saved"] / max(r["before"]["keystrokes_saved"], 1e-9)
-            for r in results)
-        print(f"\nmedian over {len(results)} projects: {100 * fewer_bits:.1f} % fewer bits/char, "
-              f"{ratio:.2f}x the keystrokes saved")
+        print("\n" + summary(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -10,10 +10,13 @@ chosen by a hash of their path, is held out to measure the result.
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import hashlib
+import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,15 +152,38 @@ def _usable_text(data: bytes) -> tuple[str | None, str]:
     return text, ""
 
 
-def project_files(folder: str | os.PathLike[str], language: str) -> ProjectFiles:
-    """The project's usable files of `language`, split into training and held out."""
+def _folder(folder: str | os.PathLike[str]) -> Path:
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
         raise ProjectError(f"{folder}: not a folder")
-    listed = git_files(root)
-    candidates = listed if listed else walked_files(root)  # nothing listed: an ignored folder
+    return root
+
+
+def _listed(root: Path) -> list[str]:
+    """The project's files, relative to root, before any filter by language or content."""
+    return git_files(root) or walked_files(root)  # nothing listed by git: an ignored folder
+
+
+def code_by_language(folder: str | os.PathLike[str]) -> list[tuple[str, int, int]]:
+    """(language, files, bytes) of the project's code, most code first: the files
+    project_files would look at, told apart by their names alone (none is read)."""
+    root = _folder(folder)
+    counts: dict[str, tuple[int, int]] = {}
+    for relative in _listed(root):
+        language = language_of(None, (root / relative).as_uri())
+        if language is None or _skip_reason(root, relative):
+            continue
+        files, size = counts.get(language, (0, 0))
+        counts[language] = (files + 1, size + (root / relative).stat().st_size)
+    return sorted(((language, files, size) for language, (files, size) in counts.items()),
+                  key=lambda entry: (-entry[2], entry[0]))
+
+
+def project_files(folder: str | os.PathLike[str], language: str) -> ProjectFiles:
+    """The project's usable files of `language`, split into training and held out."""
+    root = _folder(folder)
     files = ProjectFiles()
-    for relative in candidates:
+    for relative in _listed(root):
         if language_of(None, (root / relative).as_uri()) != language:
             continue
         reason = _skip_reason(root, relative)
@@ -181,3 +207,24 @@ def project_files(folder: str | os.PathLike[str], language: str) -> ProjectFiles
     elif not files.training:
         files.training.append(files.held_out.pop())
     return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.project_files",
+        description="Prints, as JSON, how much code of each language a project has (most "
+        "first), counting the files python -m training.adapt would learn from.")
+    parser.add_argument("folder", help="the project folder")
+    args = parser.parse_args(argv)
+    try:
+        found = code_by_language(args.folder)
+    except ProjectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps([{"language": language, "files": files, "bytes": size}
+                      for language, files, size in found]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,7 @@
 """Models adapted to a project (python -m training.adapt), and where they are kept.
 
+    python -m ttcc.adapted --forget FOLDER    removes the models adapted to FOLDER
+
 The user's cache holds one folder per project: ADAPTED/<key>/project.json names the
 project folder, ADAPTED/<key>/LANGUAGE.ttc is its adapted model. The language server
 reads adapted models only from the folder its command line names (by default this
@@ -9,10 +11,13 @@ adapted project folder it lies in.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
 import os
+import shutil
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,14 @@ def record_project(adapted_dir: Path, project: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PROJECT_FILE).write_text(json.dumps({"folder": str(project.resolve())}) + "\n")
     return folder
+
+
+def forget_project(adapted_dir: Path, project: Path) -> list[str]:
+    """Removes the models adapted to project; returns their languages."""
+    folder = project_dir(adapted_dir, project)
+    languages = sorted(model.stem for model in folder.glob("*.ttc"))
+    shutil.rmtree(folder, ignore_errors=True)
+    return languages
 
 
 class AdaptedModels:
@@ -80,3 +93,21 @@ class AdaptedModels:
                 projects.append((project, folder))
         # innermost first: a project inside another one wins for its own files
         return sorted(projects, key=lambda pair: len(pair[0].parts), reverse=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ttcc.adapted",
+                                     description="Models adapted to projects, in the user's "
+                                     f"cache ({default_adapted_dir()}).")
+    parser.add_argument("--forget", metavar="FOLDER", required=True,
+                        help="remove the models adapted to this project folder")
+    args = parser.parse_args(argv)
+    project = Path(args.forget)
+    languages = forget_project(default_adapted_dir(), project)
+    print(f"forgot the {', '.join(languages)} model{'s' * (len(languages) > 1)} adapted to "
+          f"{project.resolve()}" if languages else f"no model was adapted to {project.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

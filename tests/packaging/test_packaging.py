@@ -7,6 +7,7 @@ working directory, so nothing can come from the checkout."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from tests.installation import (
     install,
     python_named,
 )
+from tests.sample_project import make_project
 from ttcc.languages import BASE_MODEL, LANGUAGES
 
 
@@ -81,11 +83,13 @@ def test_the_wheel_is_one_abi3_manylinux_wheel_with_the_models(wheel: Path) -> N
         metadata = Parser().parsestr(archive.read(f"ttcc-{version}.dist-info/METADATA").decode())
         entry_points = archive.read(f"ttcc-{version}.dist-info/entry_points.txt").decode()
     top_level = {n.split("/")[0] for n in names if not n.startswith(f"ttcc-{version}.dist-info")}
-    assert top_level == {"ttcc", "server.py"}
+    assert top_level == {"ttcc", "server.py", "training"}
     for model in (*LANGUAGES, BASE_MODEL):
         assert f"ttcc/models/{model}.ttc" in names
     assert "ttcc/_engine.abi3.so" in names
-    assert not any("samples" in n or n.startswith(("training", "tests")) for n in names)
+    assert "training/adapt.py" in names  # python -m training.adapt, with the train extra
+    assert not any("samples" in n or n.startswith(("training/size_study", "tests"))
+                   for n in names)  # fmt: skip
     required = {r.split(";")[0].split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip()
                 for r in metadata.get_all("Requires-Dist") if "extra ==" not in r}  # fmt: skip
     assert required == RUNTIME_DEPENDENCIES
@@ -100,7 +104,8 @@ def test_the_sdist_holds_the_engine_sources_the_package_and_the_models(dist: Pat
               for path in (ROOT / "engine_c").glob(pattern)}  # fmt: skip
     assert engine | {"engine_c/build_ffi.py", "server.py", "ttcc/engine.py"} <= names
     assert {f"ttcc/models/{model}.ttc" for model in (*LANGUAGES, BASE_MODEL)} <= names
-    assert not any(name.startswith(("tests", "training", "bench")) or "samples" in name
+    assert "training/adapt.py" in names
+    assert not any(name.startswith(("tests", "training/size_study", "bench")) or "samples" in name
                    for name in names)  # fmt: skip
 
 
@@ -116,6 +121,26 @@ def test_the_installation_holds_ttcc_its_dependencies_and_models(installed: Path
         capture_output=True, text=True, check=True, cwd=folder,
     ).stdout.strip()  # fmt: skip
     assert Path(where).is_relative_to(folder / "venv")
+
+
+def test_the_installation_counts_a_projects_code_and_says_what_adapting_needs(
+        installed: Path, tmp_path: Path) -> None:
+    """Without the train extra: the language counts the VS Code command offers, and
+    python -m training.adapt's message on how to install PyTorch."""
+    project = make_project(tmp_path / "project", files=3)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(installed), *args], capture_output=True, text=True,
+                              cwd=tmp_path)  # fmt: skip
+
+    counted = run("-m", "training.project_files", str(project))
+    assert counted.returncode == 0, counted.stderr
+    assert [entry["language"] for entry in json.loads(counted.stdout)] == ["python"]
+    adapting = run("-m", "training.adapt", str(project), "--language", "python")
+    assert adapting.returncode == 3, adapting.stderr
+    assert "pip install torch==2.13.0" in adapting.stderr
+    forgetting = run("-m", "ttcc.adapted", "--forget", str(project))
+    assert forgetting.stdout.startswith("no model was adapted to"), forgetting.stderr
 
 
 @pytest.mark.parametrize("command", [["-m", "server"], ["ttcc-server"]])

@@ -10,36 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, export_random
+from tests.sample_project import make_project, python_file
 from tests.scripted_model import export_scripted
 from training import adapt as adapt_module
 from training.export import read_metadata
 from training.project_files import (
     MAX_FILE_BYTES,
     ProjectError,
+    code_by_language,
     is_held_out,
     project_files,
 )
 from ttcc.adapted import AdaptedModels
+from ttcc.adapted import main as adapted_main
 from ttcc.engine import Model
-
-
-def python_file(index: int) -> str:
-    """A small Python module with identifiers of its own and a shared style."""
-    return "".join(
-        f"def handle_request_{index}_{n}(session, payload):\n"
-        f"    result = session.lookup_record(payload.record_{n})\n"
-        f"    if result is None:\n"
-        f"        return session.default_answer({index} + {n})\n"
-        f"    return result.render(indent={n % 4})\n\n"
-        for n in range(12)
-    )
-
-
-def make_project(root: Path, files: int = 12) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for index in range(files):
-        (root / f"module_{index}.py").write_text(python_file(index))
-    return root
 
 
 def add_files_to_skip(root: Path, outside: Path) -> None:
@@ -134,7 +118,7 @@ def test_a_small_project_is_adapted_end_to_end(tmp_path: Path, models_dir: Path)
     root = make_project(tmp_path / "project", files=16)
     out = tmp_path / "cache" / "python.ttc"
     started = time.monotonic()
-    result = adapt_module.adapt(root, "python", 0.5, out, models_dir, progress=False)
+    result = adapt_module.adapt(root, "python", 0.5, out, models_dir, progress="none")
     elapsed = time.monotonic() - started
     assert elapsed < 0.5 * 60 * 1.1, result  # the budget, within 10 %
     assert result["kept"], result
@@ -158,25 +142,54 @@ def test_by_default_the_model_goes_to_the_users_cache_where_the_server_looks(
     assert adapted.model_file(tmp_path / "elsewhere.py", "python") is None
     assert adapted.model_file(root / "x.rs", "rust") is None
 
+    assert adapted_main(["--forget", str(root)]) == 0
+    assert adapted.model_file(root / "sub" / "new.py", "python") is None
+
 
 def test_ctrl_c_keeps_the_best_model_so_far(tmp_path: Path, models_dir: Path) -> None:
     root = make_project(tmp_path / "project", files=16)
     out = tmp_path / "adapted.ttc"
     command = [sys.executable, "-m", "training.adapt", str(root), "--language", "python",
                "--minutes", "2", "--models-dir", str(models_dir), "--out", str(out),
-               "--no-progress"]
+               "--progress-lines"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    shown = []
     for line in process.stdout:
-        if line.startswith("training for"):
-            break
-    time.sleep(5)
+        if line.startswith("progress "):
+            shown.append(int(line.split()[1]))
+            if shown[-1] >= 20:  # long enough for the tiny model to beat its random start
+                break
+    assert shown == sorted(set(shown)), shown
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "interrupted: going on with the best weights so far" in rest
     assert f"wrote {out}" in rest
     Model.load(out)
+
+
+def test_without_pytorch_adapting_says_how_to_install_it() -> None:
+    hide_torch = ("import runpy, sys; sys.modules['torch'] = None; "
+                  "runpy.run_module('training.adapt', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", hide_torch, ".", "--language", "python"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert "needs torch" in done.stderr and "pip install torch==2.13.0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_code_of_each_language_is_counted_by_name_most_first(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", files=3)
+    (root / "main.rs").write_text("fn main() {}\n")
+    (root / "vendor").mkdir()
+    (root / "vendor" / "lib.rs").write_text("pub fn f() {}\n" * 1000)
+    (root / "notes.txt").write_text("not code\n")
+    found = code_by_language(root)
+    assert [(language, files) for language, files, _ in found] == [("python", 3), ("rust", 1)]
+    assert found[0][2] == sum(f.stat().st_size for f in root.glob("*.py"))
+    with pytest.raises(ProjectError, match="not a folder"):
+        code_by_language(tmp_path / "missing")
 
 
 def test_the_fill_end_measure_is_the_models_probability_of_ending_there(tmp_path: Path) -> None:

@@ -32,7 +32,9 @@ import pytest
 from playwright import sync_api
 
 from tests.browser import chromium
+from tests.conftest import export_random
 from tests.network import NO_NETWORK
+from tests.sample_project import make_project, python_file
 from tests.scripted_model import export_scripted
 from ttcc.server.settings import _FIELDS, Settings
 
@@ -88,8 +90,15 @@ def test_contributed_settings_match_the_server() -> None:
         expected = list(default) if isinstance(default, tuple) else default
         assert properties[f"ttcc.{key}"]["default"] == expected, key
     server_side = {f"ttcc.{key}" for key in _FIELDS}
-    client_side = {key for key in properties if not key.startswith(("ttcc.server.", "ttcc.trace."))}
+    own = ("ttcc.server.", "ttcc.trace.", "ttcc.adapt.")  # the extension's, not the server's
+    client_side = {key for key in properties if not key.startswith(own)}
     assert client_side == server_side
+
+
+def test_the_adaptation_budget_defaults_to_training_adapts() -> None:
+    from training.adapt import DEFAULT_MINUTES
+
+    assert manifest_settings()["ttcc.adapt.minutes"]["default"] == DEFAULT_MINUTES
     assert {f.name for f in dataclasses.fields(Settings)} >= {f for f, _ in _FIELDS.values()}
 
 
@@ -407,6 +416,87 @@ def test_ghost_text_in_vscode(code_server: CodeServer) -> None:
             raise AssertionError(f"{error}\n{code_server.logs()}") from error
         finally:
             page.close()
+
+
+def run_command(page: sync_api.Page, title: str) -> None:
+    """Runs a command through the command palette."""
+    page.keyboard.press("Control+Shift+P")
+    palette = page.locator(".quick-input-widget input")
+    palette.wait_for()
+    palette.fill(f">{title}")
+    page.locator(".quick-input-list .monaco-list-row", has_text=title).first.wait_for()
+    page.keyboard.press("Enter")
+
+
+def toast(page: sync_api.Page, text: str, timeout: float) -> str:
+    found = page.locator(".notifications-toasts .notification-toast", has_text=text)
+    found.wait_for(timeout=timeout)
+    return found.first.inner_text()
+
+
+@pytest.mark.slow
+def test_adapting_to_the_workspace_in_vscode(tmp_path: Path, vsix: Path) -> None:
+    """ttcc: Adapt to This Workspace offers the workspace's languages, adapts the python
+    model with a progress notification, and the running server completes the workspace's
+    files with it (the status bar says "adapted"); ttcc: Forget Adapted Models undoes it."""
+    models = tmp_path / "models"
+    models.mkdir()
+    export_random("tiny", models / "python.ttc")
+    cache = tmp_path / "cache"
+    settings = {
+        "ttcc.server.pythonPath": sys.executable,
+        "ttcc.server.directory": str(ROOT),
+        "ttcc.server.modelsDir": str(models),
+        "ttcc.minConfidence": 0,
+        "ttcc.adapt.minutes": 1,
+    }
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    with running_code_server(tmp_path, vsix, settings, env=env) as server:
+        make_project(server.workspace, files=16)
+        (server.workspace / "notes.rs").write_text("fn main() {}\n")  # one file: not offered
+        lines = python_file(40).split("\n")
+        (server.workspace / "new_module.py").write_text("\n".join(lines[:2]) + "\n")
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            try:
+                page.goto(f"{server.url}/?folder={server.workspace}")
+                open_file(page, "new_module.py")
+                status = wait_for_server(page)
+                page.keyboard.press("Control+End")
+                assert ghost_after_typing(page, "    ")
+                assert "adapted" not in status.inner_text()
+
+                run_command(page, "ttcc: Adapt to This Workspace")
+                offered = page.locator(".quick-input-list .monaco-list-row")
+                offered.first.wait_for()
+                assert offered.all_inner_texts()[0].startswith("python"), offered.all_inner_texts()
+                assert offered.count() == 1  # rust has one file only
+                page.keyboard.press("Enter")
+                toast(page, "ttcc: adapting to work", timeout=60_000)
+                said = toast(page, "python: adapted", timeout=240_000)
+                assert "bits/char" in said, said
+                (adapted,) = cache.glob("ttcc/adapted/*/python.ttc")
+
+                page.keyboard.press("Escape")
+                open_file(page, "new_module.py")
+                page.keyboard.press("Control+End")
+                assert ghost_after_typing(page, "x")
+                shown = status.inner_text()
+                assert re.search(r"ttcc python\.ttc adapted [\d.]+ ms", shown), shown
+
+                run_command(page, "ttcc: Forget Adapted Models")
+                toast(page, "forgot the python model adapted to", timeout=30_000)
+                assert not adapted.exists()
+                open_file(page, "new_module.py")
+                page.keyboard.press("Control+End")
+                ghost_after_typing(page, "x")
+                shown = status.inner_text()
+                assert re.search(r"ttcc python\.ttc [\d.]+ ms", shown), shown
+            except (AssertionError, sync_api.Error) as error:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                raise AssertionError(f"{error}\n{server.logs()}") from error
+            finally:
+                page.close()
 
 
 # The extension's own Python environment: a user with only a plain python3.

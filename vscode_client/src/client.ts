@@ -15,7 +15,7 @@ import {
 
 import { CrashWindow } from "./restartPolicy";
 import { ServerLogParser } from "./serverLog";
-import { type Get, serverLaunch, serverSettings } from "./settings";
+import { type Get, type Launch, serverLaunch, serverSettings } from "./settings";
 
 export const SECTION = "ttcc";
 
@@ -25,8 +25,9 @@ export function configGetter(): Get {
 }
 
 export interface ClientHooks {
-  /** The server made a suggestion with `model` in `ms` of engine time. */
-  suggested(model: string, ms: number): void;
+  /** The server made a suggestion with `model` in `ms` of engine time; adaptedTo: the
+   *  project folder the model was adapted to, if it was. */
+  suggested(model: string, ms: number, adaptedTo: string | null): void;
 }
 
 /** The server's notification after each suggestion it sends (ttcc/server/lsp.py). */
@@ -36,6 +37,12 @@ interface SuggestionReport {
   uri: string;
   model: string;
   milliseconds: number;
+  adaptedTo: string | null;
+}
+
+/** How the server starts with this Python (ttcc.server.* settings). */
+export function currentLaunch(extensionPath: string, managedPython: string): Launch {
+  return serverLaunch(configGetter(), extensionPath, os.homedir(), managedPython);
 }
 
 export function createClient(
@@ -45,7 +52,7 @@ export function createClient(
   crashes: CrashWindow,
   hooks: ClientHooks,
 ): LanguageClient {
-  const launch = serverLaunch(configGetter(), extensionPath, os.homedir(), managedPython);
+  const launch = currentLaunch(extensionPath, managedPython);
   outputChannel.info(`starting: ${[launch.command, ...launch.args].join(" ")} (in ${launch.cwd})`);
   const serverOptions: ServerOptions = {
     command: launch.command,
@@ -61,7 +68,7 @@ export function createClient(
   };
   const client = new LanguageClient("ttcc", "ttcc", serverOptions, clientOptions);
   client.onNotification(SUGGESTION_NOTIFICATION, (report: SuggestionReport) =>
-    hooks.suggested(report.model, report.milliseconds),
+    hooks.suggested(report.model, report.milliseconds, report.adaptedTo ?? null),
   );
   return client;
 }

@@ -1,11 +1,13 @@
-// Entry point: the output channel, the status bar, the commands, and one language
-// client at a time (a restart replaces it), started once its Python is ready.
+// Entry point: the output channel, the status bar, the commands (adapting to the
+// workspace among them), and one language client at a time (a restart replaces it),
+// started once its Python is ready.
 
 import * as os from "node:os";
 import * as vscode from "vscode";
 import { type LanguageClient, State } from "vscode-languageclient/node";
 
-import { configGetter, createClient, SECTION, sendSettings } from "./client";
+import { forgetAdapted, adaptWorkspace } from "./adaptCommands";
+import { configGetter, createClient, currentLaunch, SECTION, sendSettings } from "./client";
 import { act, type ServerPython, serverPython, showSetupFailure } from "./environment";
 import { CrashWindow } from "./restartPolicy";
 import { LAUNCH_SETTINGS, pathSetting } from "./settings";
@@ -19,6 +21,8 @@ const TARGETS = {
 };
 
 let client: LanguageClient | undefined;
+// The Python of the last server started: the adaptation commands run with it.
+let serverPythonPath: string | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel("ttcc", { log: true });
@@ -46,8 +50,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (mine !== generation) {
       return;
     }
+    serverPythonPath = python.python;
     const next = createClient(context.extensionPath, python.python, output, crashes, {
-      suggested: (model, ms) => status.suggested(model, ms),
+      suggested: (model, ms, adaptedTo) => status.suggested(model, ms, adaptedTo),
     });
     client = next;
     next.onDidChangeState(({ newState }) => {
@@ -75,6 +80,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }
   };
 
+  const launch = () => (serverPythonPath === undefined ? undefined : currentLaunch(context.extensionPath, serverPythonPath));
   context.subscriptions.push(
     vscode.commands.registerCommand("ttcc.toggle", async () => {
       const config = vscode.workspace.getConfiguration(SECTION);
@@ -93,6 +99,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await start(true);
     }),
     vscode.commands.registerCommand("ttcc.showLog", () => output.show(true)),
+    vscode.commands.registerCommand("ttcc.adaptWorkspace", () => adaptWorkspace(launch(), output)),
+    vscode.commands.registerCommand("ttcc.forgetAdapted", () => forgetAdapted(launch(), output)),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration(SECTION)) {
         return;

@@ -11,6 +11,7 @@ export class StatusBar implements vscode.Disposable {
   private server: ServerState = "starting";
   private lastModel: string | undefined;
   private lastSuggestionMs: number | undefined;
+  private adaptedTo: string | null = null;
 
   constructor() {
     this.item.name = "ttcc";
@@ -23,9 +24,10 @@ export class StatusBar implements vscode.Disposable {
     this.refresh();
   }
 
-  suggested(model: string, ms: number): void {
+  suggested(model: string, ms: number, adaptedTo: string | null): void {
     this.lastModel = model;
     this.lastSuggestionMs = ms;
+    this.adaptedTo = adaptedTo;
     this.refresh();
   }
 
@@ -35,6 +37,7 @@ export class StatusBar implements vscode.Disposable {
       server: this.server,
       model: this.lastModel,
       lastSuggestionMs: this.lastSuggestionMs,
+      adaptedTo: this.adaptedTo,
     });
     this.item.text = shown.text;
     this.item.tooltip = shown.tooltip;

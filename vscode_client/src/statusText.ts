@@ -1,5 +1,6 @@
-// What the status-bar item says: on/off, the server's state, and the model and
-// engine time of the last suggestion (which the server reports).
+// What the status-bar item says: on/off, the server's state, and the model ("adapted"
+// when it was adapted to the document's project) and engine time of the last suggestion
+// (which the server reports).
 
 export type ServerState = "starting" | "running" | "stopped";
 
@@ -8,6 +9,7 @@ export interface Status {
   server: ServerState;
   model: string | undefined; // the model file of the last suggestion, if any yet
   lastSuggestionMs: number | undefined; // the engine's time for it
+  adaptedTo?: string | null; // the project folder its model was adapted to, if it was
 }
 
 export interface StatusText {
@@ -35,6 +37,9 @@ export function statusText(status: Status): StatusText {
     if (status.model !== undefined) {
       parts.push(status.model);
     }
+    if (status.adaptedTo) {
+      parts.push("adapted");
+    }
     if (status.lastSuggestionMs !== undefined) {
       parts.push(formatMs(status.lastSuggestionMs));
     }
@@ -42,7 +47,7 @@ export function statusText(status: Status): StatusText {
     lines.push("Completions on: click to turn them off.");
   }
   if (status.model !== undefined) {
-    lines.push(`Last suggestion from ${status.model}`);
+    lines.push(`Last suggestion from ${status.model}` + (status.adaptedTo ? `, adapted to ${status.adaptedTo}` : ""));
   }
   if (status.lastSuggestionMs !== undefined) {
     lines.push(`Last suggestion: ${formatMs(status.lastSuggestionMs)} in the engine.`);

@@ -11,6 +11,12 @@ test("on: the last suggestion's model and engine time; click toggles", () => {
   assert.match(shown.tooltip, /Last suggestion: 12 ms in the engine/);
 });
 
+test("a model adapted to the project says so", () => {
+  const shown = statusText({ enabled: true, server: "running", model: "python.ttc", lastSuggestionMs: 2, adaptedTo: "/work/app" });
+  assert.equal(shown.text, "$(sparkle) ttcc python.ttc adapted 2.0 ms");
+  assert.match(shown.tooltip, /from python\.ttc, adapted to \/work\/app/);
+});
+
 test("on, before any suggestion", () => {
   const shown = statusText({ enabled: true, server: "running", model: undefined, lastSuggestionMs: undefined });
   assert.equal(shown.text, "$(sparkle) ttcc");
