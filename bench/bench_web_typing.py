@@ -84,8 +84,9 @@ def main() -> None:
     )
     print(
         f"main thread: longest task {longest:.1f} ms, "
-        f"tasks over 50 ms: {len(typing.long_tasks)}"
-        + (f" (longest {max(typing.long_tasks):.0f} ms)" if typing.long_tasks else "")
+        f"animation frames over 50 ms: {len(typing.long_frames)}"
+        + (f" (longest {max(typing.long_frames):.0f} ms, of which the demo's scripts "
+           f"{max(typing.our_script_ms):.0f} ms at most)" if typing.long_frames else "")
     )
     if latencies:
         print(
