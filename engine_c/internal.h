@@ -133,6 +133,7 @@ typedef struct {
     int match_length; /* longest earlier match of the text's end, 0 when none */
     int votes;        /* earlier occurrences with that match length */
     int counts[TTC_MEMORY_VOCAB]; /* which token followed them */
+    int32_t continuation; /* where the newest of them went on (what followed it), -1 when none */
 } ttc_memory_prediction;
 
 extern const float ttc_memory_default_blend[TTC_MEMORY_BLEND_PARAMS];
@@ -150,6 +151,9 @@ void ttc_memory_clear(ttc_memory *memory);
  * `suggested` tokens are the engine's own suggestion: the match length counts
  * only the part of the match before them (at least 1). */
 void ttc_memory_predict(const ttc_memory *memory, int suggested, ttc_memory_prediction *out);
+/* Copies up to max tokens of the memory from position `from` into out, up to the end of
+ * its piece; returns how many. */
+int ttc_memory_continuation(const ttc_memory *memory, int32_t from, int *out, int max);
 /* The share of the blend that goes to the memory, 0 when it has no vote. */
 float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top,
                         const float *params);
@@ -179,6 +183,7 @@ struct ttc_session {
     const ttc_model *model;
     const ttc_kernels *kernels;
     int max_batch;
+    int draft_tokens;  /* tokens a decoding pass may check at once (ttc_session_options) */
     ttc_kv_cache cache;
     ttc_scratch scratch;
 

@@ -273,6 +273,7 @@ static int match_length(const uint8_t *text, int32_t a, int32_t b)
 void ttc_memory_predict(const ttc_memory *m, int suggested, ttc_memory_prediction *out)
 {
     ttc_memset(out, 0, sizeof *out);
+    out->continuation = -1;
     const int32_t end = m->length - 1;
     if (end < 0 || !indexable(m->text, end))
         return;
@@ -289,6 +290,7 @@ void ttc_memory_predict(const ttc_memory *m, int suggested, ttc_memory_predictio
             out->match_length = length;
             out->votes = 0;
             ttc_memset(out->counts, 0, sizeof out->counts);
+            out->continuation = p + 1; /* the chain runs newest first */
         }
         out->counts[next]++;
         out->votes++;
@@ -297,6 +299,16 @@ void ttc_memory_predict(const ttc_memory *m, int suggested, ttc_memory_predictio
      * but only the part the user wrote is evidence that the copy is right. */
     if (out->votes)
         out->match_length = out->match_length > suggested ? out->match_length - suggested : 1;
+}
+
+int ttc_memory_continuation(const ttc_memory *m, int32_t from, int *out, int max)
+{
+    int n = 0;
+    while (n < max && from + n < m->length && m->text[from + n] != SEPARATOR) {
+        out[n] = m->text[from + n];
+        n++;
+    }
+    return n;
 }
 
 float ttc_memory_weight(const ttc_memory_prediction *prediction, float model_top,

@@ -9,6 +9,7 @@ void ttc_session_options_init(ttc_session_options *options)
     options->kv_precision = TTC_KV_INT8;
     options->kernels = NULL;
     options->max_batch = 64;
+    options->draft_tokens = 1;
 }
 
 void ttc_complete_options_init(ttc_complete_options *options)
@@ -96,6 +97,7 @@ ttc_status ttc_session_create(const ttc_model *model,
     if (!options)
         options = &defaults;
     if (!model || options->max_batch < 1 || options->max_batch > 4096 ||
+        options->draft_tokens < 1 || options->draft_tokens > options->max_batch ||
         (options->kv_precision != TTC_KV_INT8 && options->kv_precision != TTC_KV_F32))
         return TTC_ERR_INVALID_ARGUMENT;
     const ttc_kernels *kernels =
@@ -110,6 +112,7 @@ ttc_status ttc_session_create(const ttc_model *model,
     s->model = model;
     s->kernels = kernels;
     s->max_batch = options->max_batch;
+    s->draft_tokens = options->draft_tokens;
     s->cache.precision = options->kv_precision;
     if (allocate_buffers(s) != TTC_OK) {
         ttc_session_free(s);
@@ -169,14 +172,30 @@ static void feed(ttc_session *s, const int *tokens, int n)
     s->n_tokens = n;
 }
 
-/* Appends one generated token at position pos, for free when the cache already holds it. */
-static void feed_one(ttc_session *s, int token, int pos)
+/* Appends the generated token at position pos, for free when the cache already holds
+ * it; else runs it in one pass with up to `room` - 1 drafted tokens after it: what
+ * followed it where the memory last saw the same text (`memory`, NULL when off), up to
+ * the end of its line when `one_line` (decoding never runs a line end then). A
+ * drafted token the decoding then picks costs nothing more; one it does not pick is
+ * run again like any other (the cache keeps what the tokens before a position make, so
+ * what a wrong draft left there is never read), and suggestions stay what decoding one
+ * token a pass gives, bit for bit (forward.c: batching changes no result). */
+static void feed_generated(ttc_session *s, int token, int pos, int room,
+                           const ttc_memory_prediction *memory, int one_line)
 {
     if (pos < s->n_tokens && s->tokens[pos] == token)
         return;
-    s->tokens[pos] = token;
-    ttc_forward(s, &token, 1, pos);
-    s->n_tokens = pos + 1;
+    int *batch = s->tokens + pos, n = 1;
+    batch[0] = token;
+    int32_t next = memory ? memory->continuation : -1;
+    if (next >= 0 && next < s->memory.length && s->memory.text[next] == token) {
+        int limit = room < s->draft_tokens ? room : s->draft_tokens;
+        int drafted = ttc_memory_continuation(&s->memory, next + 1, batch + 1, limit - 1);
+        for (int i = 0; i < drafted && !(one_line && batch[1 + i] == '\n'); i++)
+            n++;
+    }
+    ttc_forward(s, batch, n, pos);
+    s->n_tokens = pos + n;
 }
 
 static float log_sum_exp(const float *logits, int n)
@@ -384,7 +403,11 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
         g->text[g->length++] = (char)token;
         if (pos >= window)
             break;
-        feed_one(s, token, pos++);
+        /* tokens the suggestion may still feed, this one included */
+        const int room = o->max_chars - g->length + 1 < window - pos
+                             ? o->max_chars - g->length + 1 : window - pos;
+        feed_generated(s, token, pos++, room, o->document_memory ? &prediction : NULL,
+                       !o->multiline);
         if (o->document_memory)
             ttc_memory_append(&s->memory, token); /* never allocates: the sync kept room */
     }

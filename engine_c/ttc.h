@@ -23,7 +23,7 @@ extern "C" {
 /* The version of this interface: a new MAJOR may break callers, a new MINOR adds to it.
  * The tooling section at the end is outside this promise. */
 #define TTC_VERSION_MAJOR 0
-#define TTC_VERSION_MINOR 1
+#define TTC_VERSION_MINOR 2
 #define TTC_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH" of the engine that was built. */
@@ -75,6 +75,12 @@ typedef struct {
     ttc_kv_precision kv_precision; /* int8 (default) or the llama2.c-style fp32 cache */
     const char *kernels;           /* NULL: the fastest this CPU has; or a name, e.g. "generic" */
     int max_batch;                 /* tokens per forward pass when prefilling; 1 = token by token */
+    int draft_tokens;              /* while decoding, a pass may check this many tokens at once:
+                                    * the greedy token and what followed it where the document
+                                    * memory last saw the same text (1..max_batch; default 1,
+                                    * one token a pass: on the CPUs measured a pass of 8 tokens
+                                    * costs 5-6 passes of one, docs/RESULTS.md). Suggestions
+                                    * are the same for every value, bit for bit. */
 } ttc_session_options;
 
 void ttc_session_options_init(ttc_session_options *options);

@@ -159,12 +159,15 @@ class Model:
         return parsed if isinstance(parsed, dict) else {}
 
     def session(
-        self, *, kv_precision: str = "int8", kernels: str | None = None, max_batch: int = 64
+        self, *, kv_precision: str = "int8", kernels: str | None = None, max_batch: int = 64,
+        draft_tokens: int | None = None,
     ) -> Session:
-        """A new session (per-document state). kernels=None picks the fastest for this CPU."""
+        """A new session (per-document state). kernels=None picks the fastest for this CPU.
+        draft_tokens: how many tokens a decoding pass may check at once (the engine's
+        default when None; 1: one a pass); suggestions are the same for every value."""
         if kv_precision not in _KV_PRECISIONS:
             raise ValueError(f"kv_precision must be one of {sorted(_KV_PRECISIONS)}")
-        return Session(self, _KV_PRECISIONS[kv_precision], kernels, max_batch)
+        return Session(self, _KV_PRECISIONS[kv_precision], kernels, max_batch, draft_tokens)
 
     def logprobs(self, text: str, *, document_memory: bool = True) -> list[float]:
         """Natural-log probability of each character of text given what precedes it (after BOS).
@@ -188,12 +191,15 @@ class Model:
 class Session:
     """The state of one document. Not thread-safe: use one thread at a time."""
 
-    def __init__(self, model: Model, kv_precision: int, kernels: str | None, max_batch: int):
+    def __init__(self, model: Model, kv_precision: int, kernels: str | None, max_batch: int,
+                 draft_tokens: int | None = None):
         self.model = model  # keeps the weights alive as long as the session
         options = ffi.new("ttc_session_options *")
         lib.ttc_session_options_init(options)
         options.kv_precision = kv_precision
         options.max_batch = max_batch
+        if draft_tokens is not None:
+            options.draft_tokens = draft_tokens
         kernel_name = ffi.new("char[]", kernels.encode()) if kernels else ffi.NULL
         options.kernels = kernel_name
         out = ffi.new("ttc_session **")

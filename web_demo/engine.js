@@ -177,9 +177,11 @@ export async function loadEngine(wasmBytes) {
       }
     }
 
-    // A new session (per-document state) with the default options.
-    session() {
-      const { status, value } = withSlot((slot) => wasm.session_create(this.#live(), slot));
+    // A new session (per-document state). draftTokens: how many tokens a decoding pass
+    // may check at once (ttc_session_options.draft_tokens; the engine's default if unset).
+    session({ draftTokens = 0 } = {}) {
+      const { status, value } = withSlot((slot) =>
+        wasm.session_create(this.#live(), draftTokens, slot));
       if (status !== 0) throw new Error(message(status));
       this.#sessions++;
       return new Session(value, this, () => {

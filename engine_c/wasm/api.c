@@ -89,9 +89,15 @@ EXPORT("model_metadata_length") size_t model_metadata_length(const ttc_model *mo
 
 /* ---- sessions ---- */
 
-EXPORT("session_create") int session_create(const ttc_model *model, ttc_session **out)
+/* draft_tokens: ttc_session_options.draft_tokens, 0 for the default. */
+EXPORT("session_create") int session_create(const ttc_model *model, int draft_tokens,
+                                            ttc_session **out)
 {
-    return ttc_session_create(model, NULL, out);
+    ttc_session_options options;
+    ttc_session_options_init(&options);
+    if (draft_tokens)
+        options.draft_tokens = draft_tokens;
+    return ttc_session_create(model, &options, out);
 }
 
 EXPORT("session_free") void session_free(ttc_session *session)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ttcc import shipped_models_dir
 from ttcc.engine import Model
 
 PIECES = [*"abcdefxyz_ ()[]{}:;=.,'\"\n\t\ré😀", "\r\n", "    "]
@@ -36,7 +37,9 @@ def model(tiny_model_path: Path) -> Model:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.text(max_size=300), edits=st.lists(EDIT, min_size=1, max_size=12), data=st.data())
 def test_reused_session_equals_fresh_session(model: Model, start: str, edits: list, data) -> None:
+    """Also with drafts: a reused session that checks 8 drafted tokens a pass."""
     reused = model.session()
+    drafting = model.session(draft_tokens=8)
     document, cursor, suggestion = start, len(start), ""
     for kind, argument in edits:
         if kind in ("type", "paste"):
@@ -57,6 +60,22 @@ def test_reused_session_equals_fresh_session(model: Model, start: str, edits: li
         suggestion = reused.complete(prefix, suffix, min_confidence=0.0, **options)
         fresh = model.session().complete(prefix, suffix, min_confidence=0.0, **options)
         assert suggestion == fresh
+        assert drafting.complete(prefix, suffix, min_confidence=0.0, **options) == fresh
+
+
+def test_drafts_accepted_or_rejected_change_no_suggestion() -> None:
+    """A shipped model typing its sample file, at the end and in the middle, with the
+    server's defaults: checking drafted tokens 8 a pass suggests what one token a pass
+    does, keystroke after keystroke (so what rejected drafts left in the cache changes
+    nothing later), and some drafts were rejected (more tokens run)."""
+    model = Model.load(shipped_models_dir() / "python.ttc")
+    text = (shipped_models_dir() / "samples" / "python.py").read_text()[:2500]
+    plain, drafting = model.session(), model.session(draft_tokens=8)
+    for cursor in range(100, len(text), 3):
+        for suffix in ("", text[cursor:cursor + 80]):
+            assert (drafting.complete(text[:cursor], suffix)
+                    == plain.complete(text[:cursor], suffix)), (cursor, suffix)
+    assert drafting.forwarded_tokens > plain.forwarded_tokens
 
 
 def long_suggestion(model: Model, max_chars: int) -> tuple[str, str]:

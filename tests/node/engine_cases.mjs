@@ -2,12 +2,13 @@
 // web_demo/engine.js: shared by node (engine_wasm_check.mjs) and Chromium
 // (test_wasm_engine.py loads this module in a page), so it imports nothing.
 //
-// runCases(engine, modelBytes, modelName, cases) returns {"variant",
+// runCases(engine, modelBytes, modelName, cases, draftTokens) returns {"variant",
 // "fallbackReason", "selfCheck", "kernels", "info", "metadata", "results":
 // [{"text", "forwarded"}], "memory": {"sessions": [...], "models": [...]}}:
 // the results of the cases, in order in one session, then the module's memory
 // size after each of 50 session create/complete/free rounds and 10 model
-// load/free rounds. A model that does not load gives {"error": message}.
+// load/free rounds. The cases' session checks draftTokens tokens a pass (0: the engine's
+// default). A model that does not load gives {"error": message}.
 
 function jsOptions(options = {}) {
   const names = {
@@ -20,7 +21,7 @@ function jsOptions(options = {}) {
   return Object.fromEntries(Object.entries(options).map(([key, value]) => [names[key], value]));
 }
 
-export function runCases(engine, modelBytes, modelName, cases) {
+export function runCases(engine, modelBytes, modelName, cases, draftTokens = 0) {
   let model;
   try {
     model = engine.loadModel(modelBytes, modelName);
@@ -28,7 +29,7 @@ export function runCases(engine, modelBytes, modelName, cases) {
     return { error: error.message };
   }
 
-  const session = model.session();
+  const session = model.session({ draftTokens });
   const results = cases.map(({ prefix, suffix = '', options }) => ({
     text: session.complete(prefix, suffix, jsOptions(options)),
     forwarded: session.forwardedTokens,

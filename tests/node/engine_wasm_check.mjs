@@ -33,5 +33,5 @@ let engine;
 if (which === 'preferred') engine = await loadPreferredEngine(moduleBytes);
 else engine = await loadEngine(moduleBytes(which === 'relaxed' ? RELAXED_MODULE : SIMD128_MODULE));
 
-const { cases } = JSON.parse(readFileSync(casesPath, 'utf8'));
-console.log(JSON.stringify(runCases(engine, readFileSync(modelPath), modelPath, cases)));
+const { cases, draftTokens = 0 } = JSON.parse(readFileSync(casesPath, 'utf8'));
+console.log(JSON.stringify(runCases(engine, readFileSync(modelPath), modelPath, cases, draftTokens)));

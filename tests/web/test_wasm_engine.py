@@ -27,6 +27,7 @@ import torch
 from tests.browser import chromium, static_site
 from training.export import export_ttc
 from training.model import PRESETS, Transformer
+from ttcc import shipped_models_dir
 from ttcc.engine import MEMORY_TEXT_BYTES, Model, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,12 +185,14 @@ def test_memory_cases_depend_on_the_memory(model_fixture: str, request: Any) -> 
     assert changed >= half // 2, list(zip(with_memory, without, strict=True))
 
 
-def native_results(model_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return native_results_of(Model.load(model_path), cases)
+def native_results(model_path: Path, cases: list[dict[str, Any]],
+                   draft_tokens: int | None = None) -> list[dict[str, Any]]:
+    return native_results_of(Model.load(model_path), cases, draft_tokens)
 
 
-def native_results_of(model: Model, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    session = model.session()
+def native_results_of(model: Model, cases: list[dict[str, Any]],
+                      draft_tokens: int | None = None) -> list[dict[str, Any]]:
+    session = model.session(draft_tokens=draft_tokens)
     results = []
     for case in cases:
         text = session.complete(case["prefix"], case.get("suffix", ""), **case.get("options", {}))
@@ -198,11 +201,14 @@ def native_results_of(model: Model, cases: list[dict[str, Any]]) -> list[dict[st
 
 
 def run_wasm(
-    model_path: Path, cases: list[dict[str, Any]], tmp_path: Path, module: str = "preferred"
+    model_path: Path, cases: list[dict[str, Any]], tmp_path: Path, module: str = "preferred",
+    draft_tokens: int = 0,
 ) -> dict[str, Any]:
-    """The cases in node; module: "preferred" (engine.js's choice), "simd128", "relaxed"."""
+    """The cases in node; module: "preferred" (engine.js's choice), "simd128", "relaxed";
+    draft_tokens: the session's (0: the engine's default)."""
     cases_path = tmp_path / "cases.json"
-    cases_path.write_text(json.dumps({"cases": cases}), encoding="utf-8")
+    cases_path.write_text(json.dumps({"cases": cases, "draftTokens": draft_tokens}),
+                          encoding="utf-8")
     for path in (WASM, RELAXED_WASM):
         assert path.exists(), f"{path.name} is missing: run bash web_demo/build_wasm.sh"
     completed = subprocess.run(
@@ -315,6 +321,20 @@ def test_tiny_random_model_same_as_native(tiny_model_path: Path, tmp_path: Path)
     cases = make_cases(model.info.window)
     got = run_wasm(tiny_model_path, cases, tmp_path)
     assert got["results"] == native_results(tiny_model_path, cases)
+
+
+@needs_node
+def test_drafts_change_no_suggestion_in_wasm_either(tmp_path: Path) -> None:
+    """A shipped model whose document memory drafts often: checking 8 drafted tokens a
+    pass gives the suggestions of one token a pass, in wasm as natively, and runs the
+    same tokens in both."""
+    model_path = shipped_models_dir() / "python.ttc"
+    cases = [{"prefix": PYTHON_CODE[:n]} for n in range(40, len(PYTHON_CODE), 7)]
+    plain = native_results(model_path, cases, draft_tokens=1)
+    drafted = native_results(model_path, cases, draft_tokens=8)
+    assert [r["text"] for r in drafted] == [r["text"] for r in plain]
+    assert drafted[-1]["forwarded"] != plain[-1]["forwarded"], "no draft was run"
+    assert run_wasm(model_path, cases, tmp_path, draft_tokens=8)["results"] == drafted
 
 
 @needs_node
