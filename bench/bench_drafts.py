@@ -17,14 +17,13 @@ text); suggestions are the same for every k, only the time differs. Printed:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_engine import document, export_seed_model
+from bench_engine import cpu_name, document, export_seed_model
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,13 +33,6 @@ from ttcc.engine import Model  # noqa: E402
 from ttcc.languages import LANGUAGES  # noqa: E402
 
 DRAFTS = 8
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def pass_seconds(model: Model, position: int, k: int, repeats: int) -> float:

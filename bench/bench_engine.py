@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import platform
 import random
 import statistics
 import subprocess
@@ -37,6 +38,13 @@ CODE = (
     "        if left[0] <= right[0]:\n            result.append(left.pop(0))\n"
     "        else:\n            result.append(right.pop(0))\n    return result + left + right\n"
 )
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def document(length: int) -> str:

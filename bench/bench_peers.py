@@ -1,0 +1,227 @@
+"""ttcc's engine against what a user would run instead, side by side in one run (one thread).
+
+    python bench/bench_peers.py [--model PATH] [--repeats N]
+
+The peer is onnxruntime on the CPU with the same weights: the model (read back from its
+.ttc) is exported to ONNX as one decoding step with its key/value cache as inputs and
+outputs, and quantised to int8 the way onnxruntime quantises a model
+(`quantize_dynamic`, int8 weights). Printed: decode tokens/s at three positions, and the
+latency of a keystroke at the end of a 2000-character document (one typed character,
+then a suggestion forced to 32 characters: 33 decoding steps). The bench also measures
+this machine's copy bandwidth on a working set the size of one decoding step's (weights
+plus the key/value cache at position 2000) and prints ttcc's decode at 2000 as a share
+of the rate that bandwidth allows. Without --model a randomly initialised seed-size
+model is used: speed does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+from bench_engine import SUGGESTION_CHARS, cpu_name, decode_rate, document, export_seed_model
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from torch import Tensor, nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training.export import load_ttc  # noqa: E402
+from training.model import Transformer  # noqa: E402
+from ttcc.engine import Model  # noqa: E402
+
+POSITIONS = (256, 1024, 2000)
+KEYSTROKE_POSITION = 2000  # or as near as the window allows
+
+
+class DecodeStep(nn.Module):
+    """One token through the model, its key/value cache passed in and out: what
+    onnxruntime runs for each generated token ([layers, 1, kv heads, positions, head_dim]
+    caches, logits of the token)."""
+
+    def __init__(self, model: Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: Tensor, position: Tensor, past_keys: Tensor, past_values: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        model, cfg = self.model, self.model.config
+        head_dim, heads, kv_heads = cfg.head_dim, cfg.n_heads, cfg.kv_heads
+        cos = model.rope_cos.index_select(0, position)[None, :, None, :]
+        sin = model.rope_sin.index_select(0, position)[None, :, None, :]
+
+        def rope(t: Tensor) -> Tensor:  # the interleaved pairs (2i, 2i+1) of each head
+            pairs = t.view(*t.shape[:-1], head_dim // 2, 2)
+            a, b = pairs[..., 0], pairs[..., 1]
+            return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).view(t.shape)
+
+        x = model.tok_embeddings(token)
+        keys_out, values_out = [], []
+        for i, layer in enumerate(model.blocks):
+            attention, normed = layer.attention, layer.attention_norm(x)
+            q = rope(attention.wq(normed).view(1, 1, heads, head_dim))
+            k = rope(attention.wk(normed).view(1, 1, kv_heads, head_dim))
+            v = attention.wv(normed).view(1, 1, kv_heads, head_dim)
+            keys = torch.cat((past_keys[i], k.transpose(1, 2)), dim=2)
+            values = torch.cat((past_values[i], v.transpose(1, 2)), dim=2)
+            keys_out.append(keys)
+            values_out.append(values)
+            repeat = heads // kv_heads
+            if repeat > 1:
+                keys, values = (t.repeat_interleave(repeat, dim=1) for t in (keys, values))
+            scores = q.transpose(1, 2) @ keys.transpose(2, 3) / math.sqrt(head_dim)
+            out = torch.softmax(scores, dim=-1) @ values
+            x = x + attention.wo(out.transpose(1, 2).reshape(1, 1, heads * head_dim))
+            x = x + layer.feed_forward(layer.ffn_norm(x))
+        return model.output(model.norm(x))[:, -1, :], torch.stack(keys_out), torch.stack(values_out)
+
+
+class OnnxDecoder:
+    """The model in onnxruntime, int8, one thread."""
+
+    def __init__(self, ttc_path: Path, folder: Path) -> None:
+        model, _ = load_ttc(ttc_path)
+        model.eval()
+        cfg = model.config
+        self.cache_shape = (cfg.n_layers, 1, cfg.kv_heads, 0, cfg.head_dim)
+        empty = torch.zeros(self.cache_shape)
+        example = (torch.tensor([[65]]), torch.tensor([0]), empty, empty)
+        float_path, int8_path = folder / "model.onnx", folder / "model.int8.onnx"
+        names = {"past_keys": {3: "past"}, "past_values": {3: "past"},
+                 "keys": {3: "present"}, "values": {3: "present"}}  # fmt: skip
+        with warnings.catch_warnings():  # the TorchScript exporter is deprecated, not gone
+            warnings.simplefilter("ignore")
+            torch.onnx.export(DecodeStep(model), example, str(float_path), dynamo=False,
+                              input_names=["token", "position", "past_keys", "past_values"],
+                              output_names=["logits", "keys", "values"], dynamic_axes=names,
+                              opset_version=17)  # fmt: skip
+        logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice on the root logger
+        quantize_dynamic(str(float_path), str(int8_path), weight_type=QuantType.QInt8)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(int8_path), options,
+                                                    providers=["CPUExecutionProvider"])
+
+    def step(self, token: int, position: int, keys: np.ndarray, values: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        logits, keys, values = self.session.run(None, {
+            "token": np.array([[token]], dtype=np.int64),
+            "position": np.array([position], dtype=np.int64),
+            "past_keys": keys, "past_values": values})  # fmt: skip
+        return logits, keys, values
+
+    def cache(self, positions: int) -> tuple[np.ndarray, np.ndarray]:
+        """A cache of that many positions (random: the speed does not depend on it)."""
+        shape = (*self.cache_shape[:3], positions, self.cache_shape[4])
+        rng = np.random.default_rng(0)
+        return (rng.standard_normal(shape, dtype=np.float32),
+                rng.standard_normal(shape, dtype=np.float32))
+
+    def decode_rate(self, position: int, repeats: int) -> float:
+        keys, values = self.cache(position)
+        self.step(65, position, keys, values)
+        best = min(timed(lambda: self.step(65, position, keys, values)) for _ in range(repeats))
+        return 1 / best
+
+    def keystroke_seconds(self, at: int, repeats: int) -> float:
+        """The typed character and 32 greedy characters after it, from a cache of `at`."""
+        start_keys, start_values = self.cache(at)
+
+        def keystroke() -> None:
+            keys, values, token = start_keys, start_values, ord("z")
+            for position in range(at, at + 1 + SUGGESTION_CHARS):
+                logits, keys, values = self.step(token, position, keys, values)
+                token = int(logits[0].argmax())
+
+        return sorted(timed(keystroke) for _ in range(repeats))[repeats // 2]
+
+
+def timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def engine_keystroke_seconds(model: Model, at: int, repeats: int) -> float:
+    """The same keystroke in ttcc: a character typed at the end of a document of `at`
+    characters, then a suggestion forced to 32 characters."""
+    session = model.session()
+    text = document(at)
+    options = {"max_chars": SUGGESTION_CHARS, "min_confidence": 0.0}
+    session.complete(text, **options)
+    times = []
+    for i in range(repeats):
+        typed = text + "zq"[i % 2]  # never the suggested character: typing that is free
+        times.append(timed(lambda typed=typed: session.complete(typed, **options)))
+        session.complete(text, **options)  # back to the document before the keystroke
+    return sorted(times)[repeats // 2]
+
+
+def copy_bandwidth(working_set: int, repeats: int) -> float:
+    """Bytes/s read and written copying a buffer of half the working set into the other half."""
+    half = max(working_set // 2, 1 << 16)
+    source, target = np.ones(half, dtype=np.uint8), np.zeros(half, dtype=np.uint8)
+    np.copyto(target, source)
+    best = min(timed(lambda: np.copyto(target, source)) for _ in range(repeats))
+    return 2 * half / best
+
+
+def decode_bytes(model: Model, position: int) -> int:
+    """What one decoding step reads: the weights and the int8 key/value cache up to
+    position (a float scale per cached head vector)."""
+    info = model.info
+    kv_dim = info.dim // info.n_heads * info.n_kv_heads
+    per_position = 2 * info.n_layers * (kv_dim + 4 * info.n_kv_heads)
+    return info.file_size + per_position * position
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="model file (default: random seed-size)")
+    parser.add_argument("--repeats", type=int, default=15, help="samples per measurement")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = args.model or export_seed_model(Path(scratch))
+        model = Model.load(path)
+        peer = OnnxDecoder(path, Path(scratch))
+        info = model.info
+        positions = [p for p in POSITIONS if p < info.window - 1] or [info.window // 2]
+        keystroke_at = min(KEYSTROKE_POSITION, info.window - SUGGESTION_CHARS - 3)
+        print(f"{cpu_name()}, one thread; model: dim {info.dim}, {info.n_layers} layers, "
+              f"window {info.window}, {info.parameters:,} parameters; onnxruntime "
+              f"{onnxruntime.__version__} (int8, quantize_dynamic), ttcc kernels "
+              f"{model.session().kernels}\n")
+        print("| measure | unit | onnxruntime | ttcc | ttcc vs onnxruntime |")
+        print("|---|---|---|---|---|")
+        ours_at = {}
+        for position in positions:
+            theirs = peer.decode_rate(position, args.repeats)
+            ours_at[position] = decode_rate(model.session(), position, args.repeats)
+            print(f"| decode at position {position} | tokens/s | {theirs:.0f} "
+                  f"| {ours_at[position]:.0f} | {ours_at[position] / theirs:.1f}x |", flush=True)
+        theirs = peer.keystroke_seconds(keystroke_at, max(3, args.repeats // 3))
+        ours = engine_keystroke_seconds(model, keystroke_at, args.repeats)
+        print(f"| keystroke at {keystroke_at} characters, median | ms "
+              f"| {1000 * theirs:.1f} | {1000 * ours:.2f} | {theirs / ours:.1f}x |")
+        position = max(positions)
+        needed = decode_bytes(model, position)
+        bandwidth = copy_bandwidth(needed, args.repeats)
+        limit = bandwidth / needed
+        print(f"\ncopy bandwidth on a {needed / 1e6:.1f} MB working set (one decoding step at "
+              f"{position}): {bandwidth / 1e9:.1f} GB/s, which allows {limit:.0f} steps/s; "
+              f"ttcc decodes {ours_at[position]:.0f} tokens/s there, "
+              f"{100 * ours_at[position] / limit:.0f} % of it")
+
+
+if __name__ == "__main__":
+    main()
