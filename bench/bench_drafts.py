@@ -23,11 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_engine import cpu_name, document, export_seed_model
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_engine import cpu_name, document, export_seed_model  # noqa: E402
 from ttcc import shipped_models_dir  # noqa: E402
 from ttcc.engine import Model  # noqa: E402
 from ttcc.languages import LANGUAGES  # noqa: E402

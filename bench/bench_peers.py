@@ -1,11 +1,13 @@
 """ttcc's engine against what a user would run instead, side by side in one run (one thread).
 
-    python bench/bench_peers.py [--model PATH] [--repeats N]
+    python bench/bench_peers.py [--model PATH] [--repeats N] [--no-browser]
 
-The peer is onnxruntime on the CPU with the same weights: the model (read back from its
-.ttc) is exported to ONNX as one decoding step with its key/value cache as inputs and
-outputs, and quantised to int8 the way onnxruntime quantises a model
-(`quantize_dynamic`, int8 weights). Printed: decode tokens/s at three positions, and the
+The peers are onnxruntime on the CPU and onnxruntime-web in Chromium (wasm, one thread,
+bench/web/ort_worker.mjs), with the same weights: the model (read back from its .ttc) is
+exported to ONNX as one decoding step with its key/value cache as inputs and outputs,
+and quantised to int8 the way onnxruntime quantises a model (`quantize_dynamic`, int8
+weights). ttcc runs natively and, in the same Chromium, as the demo's wasm engine in a
+worker (bench/web/worker.mjs). Printed: decode tokens/s at three positions, and the
 latency of a keystroke at the end of a 2000-character document (one typed character,
 then a suggestion forced to 32 characters: 33 decoding steps). The bench also measures
 this machine's copy bandwidth on a working set the size of one decoding step's (weights
@@ -19,22 +21,32 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shutil
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
 import torch
-from bench_engine import SUGGESTION_CHARS, cpu_name, decode_rate, document, export_seed_model
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_engine import (  # noqa: E402
+    SUGGESTION_CHARS,
+    cpu_name,
+    decode_rate,
+    document,
+    export_seed_model,
+)
+from bench.bench_web import WasmPath  # noqa: E402
+from tests.browser import chromium, static_site  # noqa: E402
 from training.export import load_ttc  # noqa: E402
 from training.model import Transformer  # noqa: E402
 from ttcc.engine import Model  # noqa: E402
@@ -110,6 +122,7 @@ class OnnxDecoder:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(int8_path), options,
                                                     providers=["CPUExecutionProvider"])
+        self.int8_path = int8_path
 
     def step(self, token: int, position: int, keys: np.ndarray, values: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,6 +156,70 @@ class OnnxDecoder:
                 token = int(logits[0].argmax())
 
         return sorted(timed(keystroke) for _ in range(repeats))[repeats // 2]
+
+
+class OrtWebPath:
+    """onnxruntime-web in a Chromium page's worker (bench/web/ort_worker.mjs)."""
+
+    def __init__(self, page: Any, site: str, model_url: str, cache_shape: tuple) -> None:
+        self.page = page
+        page.goto(f"{site}/bench/web/bench.html?worker=ort_worker.mjs")
+        page.wait_for_function("window.benchReady === true")
+        self.version = self.call(type="setup", modelUrl=f"{site}/{model_url}",
+                                 cacheShape=list(cache_shape))["version"]  # fmt: skip
+
+    def call(self, **message: Any) -> Any:
+        return self.page.evaluate("(message) => window.benchCall(message)", message)
+
+    def decode_rate(self, position: int, repeats: int) -> float:
+        result = self.call(type="decode", position=position, repeats=repeats)
+        return result["tokens"] / result["seconds"]
+
+    def keystroke_seconds(self, at: int, repeats: int) -> float:
+        times = self.call(type="keystrokes", position=at, repeats=repeats,
+                          steps=1 + SUGGESTION_CHARS)["times"]  # fmt: skip
+        return sorted(times)[len(times) // 2]
+
+
+def in_chromium(model_path: Path, peer: OnnxDecoder, positions: list[int], keystroke_at: int,
+                repeats: int, folder: Path) -> list[str]:
+    """The table rows of onnxruntime-web against ttcc's wasm engine, both in workers of
+    the same headless Chromium."""
+    root = folder / "site"
+    (root / "bench").mkdir(parents=True)
+    (root / "bench" / "web").symlink_to(ROOT / "bench" / "web", target_is_directory=True)
+    (root / "web_demo").symlink_to(ROOT / "web_demo", target_is_directory=True)
+    for name in ("engine.wasm", "engine-relaxed.wasm"):  # where bench_web.WasmPath looks
+        shutil.copy(ROOT / "web_demo" / name, root / "bench" / name)
+    (root / "models").mkdir()
+    shutil.copy(model_path, root / "models" / "model.ttc")
+    shutil.copy(peer.int8_path, root / "models" / "model.int8.onnx")
+    if not (ROOT / "bench" / "web" / "node_modules" / "onnxruntime-web").is_dir():
+        raise SystemExit("onnxruntime-web is not installed: bash scripts/setup.sh")
+    rows = []
+    with static_site(root, isolated=True) as site, chromium() as browser:
+        ours = WasmPath(browser.new_page(), site, batch=10, preferred=True,
+                        positions=tuple(positions), keystroke_text=document(keystroke_at),
+                        model_url="models/model.ttc")  # fmt: skip
+        theirs = OrtWebPath(browser.new_page(), site, "models/model.int8.onnx",
+                            peer.cache_shape)  # fmt: skip
+        for position in positions:
+            ours.decode(position, 5)  # warm-up: the browser optimises hot code after a while
+            theirs.decode_rate(position, 2)
+            tokens, seconds = ours.decode(position, 10 * repeats)
+            their_rate, our_rate = theirs.decode_rate(position, repeats), tokens / seconds
+            rows.append(f"| Chromium: decode at position {position} | tokens/s "
+                        f"| {their_rate:.0f} | {our_rate:.0f} | {our_rate / their_rate:.1f}x |")
+        ours.keystrokes(2)
+        our_times, _ = ours.keystrokes(repeats)
+        our_seconds = sorted(our_times)[len(our_times) // 2]
+        their_seconds = theirs.keystroke_seconds(keystroke_at, max(3, repeats // 3))
+        rows.append(f"| Chromium: keystroke at {keystroke_at} characters, median | ms "
+                    f"| {1000 * their_seconds:.1f} | {1000 * our_seconds:.2f} "
+                    f"| {their_seconds / our_seconds:.1f}x |")
+        rows.append(f"\nChromium {browser.version} headless; onnxruntime-web {theirs.version} "
+                    f"(wasm, one thread); ttcc's wasm engine {ours.setup['variant']}")
+    return rows
 
 
 def timed(work) -> float:
@@ -188,6 +265,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model file (default: random seed-size)")
     parser.add_argument("--repeats", type=int, default=15, help="samples per measurement")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="leave out onnxruntime-web and ttcc's wasm engine in Chromium")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as scratch:
@@ -212,7 +291,9 @@ def main() -> None:
         theirs = peer.keystroke_seconds(keystroke_at, max(3, args.repeats // 3))
         ours = engine_keystroke_seconds(model, keystroke_at, args.repeats)
         print(f"| keystroke at {keystroke_at} characters, median | ms "
-              f"| {1000 * theirs:.1f} | {1000 * ours:.2f} | {theirs / ours:.1f}x |")
+              f"| {1000 * theirs:.1f} | {1000 * ours:.2f} | {theirs / ours:.1f}x |", flush=True)
+        web_rows = [] if args.no_browser else in_chromium(
+            path, peer, positions, keystroke_at, args.repeats, Path(scratch))
         position = max(positions)
         needed = decode_bytes(model, position)
         bandwidth = copy_bandwidth(needed, args.repeats)
@@ -221,6 +302,10 @@ def main() -> None:
               f"{position}): {bandwidth / 1e9:.1f} GB/s, which allows {limit:.0f} steps/s; "
               f"ttcc decodes {ours_at[position]:.0f} tokens/s there, "
               f"{100 * ours_at[position] / limit:.0f} % of it")
+        if web_rows:
+            print("\n| measure | unit | onnxruntime-web | ttcc (wasm) | ttcc vs onnxruntime-web |")
+            print("|---|---|---|---|---|")
+            print("\n".join(web_rows))
 
 
 if __name__ == "__main__":

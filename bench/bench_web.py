@@ -119,17 +119,20 @@ class NativePath:
 class WasmPath:
     """The worker of bench/web/bench.html in a headless Chromium page."""
 
-    def __init__(self, page: Any, site: str, batch: int, preferred: bool) -> None:
+    def __init__(self, page: Any, site: str, batch: int, preferred: bool,
+                 positions: tuple[int, ...] = POSITIONS, keystroke_text: str = document(2000),
+                 model_url: str = "models/seed.ttc") -> None:
         self.page = page
         self.batch = batch
+        self.keystroke_text = keystroke_text
         page.goto(f"{site}/bench/web/bench.html")
         page.wait_for_function("window.benchReady === true")
         self.setup = self.call(
             type="setup",
             wasmUrl=f"{site}/bench/engine.wasm",
             preferred=preferred,
-            modelUrl=f"{site}/models/seed.ttc",
-            decodeIds=[[position, decode_ids(position)] for position in POSITIONS],
+            modelUrl=f"{site}/{model_url}",
+            decodeIds=[[position, decode_ids(position)] for position in positions],
         )
         self.kernels = self.setup["kernels"]
 
@@ -142,7 +145,7 @@ class WasmPath:
 
     def keystrokes(self, repeats: int) -> tuple[list[float], list[str]]:
         result = self.call(
-            type="keystrokes", text=document(2000), repeats=repeats, maxChars=SUGGESTION_CHARS
+            type="keystrokes", text=self.keystroke_text, repeats=repeats, maxChars=SUGGESTION_CHARS
         )
         return result["times"], result["suggestions"]
 

@@ -38,3 +38,7 @@ echo "==> installing ttcc into .venv (builds the C engine)"
 .venv/bin/pip install -q -e ".[train,test]"
 
 bash scripts/setup_vscode.sh
+
+# onnxruntime-web, the in-browser peer of bench/bench_peers.py
+source scripts/npm_ci_once.sh
+npm_ci_once bench/web --ignore-scripts

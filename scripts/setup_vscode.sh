@@ -6,20 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Runs `npm ci` in $1 unless node_modules already matches its package-lock.json.
-npm_ci_once() {
-    local dir=$1
-    shift
-    local stamp="$dir/node_modules/.ttcc-installed"
-    local want
-    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        return
-    fi
-    echo "==> npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund "$@")
-    echo "$want" >"$stamp"
-}
+source scripts/npm_ci_once.sh
 
 # @vscode/ripgrep (a code-server dependency) downloads rg from GitHub at install time;
 # its download cache gets Debian's rg instead. Version and asset name follow the

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import torch
 
+from bench.bench_peers import DecodeStep
 from tests.conftest import ROOT, export_random
 from training.export import load_ttc
-
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_peers import DecodeStep  # noqa: E402
 
 
 def test_the_decoding_step_is_the_reference_model(tmp_path: Path) -> None:
@@ -46,3 +44,7 @@ def test_the_bench_runs_on_a_tiny_model(tmp_path: Path) -> None:
     assert all(float(ratio) > 0 for _, ratio in rows)
     assert re.search(r"copy bandwidth .* GB/s, which allows \d+ steps/s; ttcc decodes \d+ "
                      r"tokens/s there, \d+ % of it", done.stdout), done.stdout
+    in_chromium = re.findall(r"^\| Chromium: (decode at position \d+|keystroke at \d+ "
+                             r"characters, median) \|.*\| ([\d.]+)x \|$", done.stdout, re.M)
+    assert len(in_chromium) == len(rows), done.stdout
+    assert all(float(ratio) > 0 for _, ratio in in_chromium)
