@@ -1,6 +1,6 @@
 """Shipped against adapted models on projects that no model was trained on.
 
-    python -m training.adapt_study --minutes 5 --json adapt_study.json
+    python -m training.adapt_study --minutes 5 --json training/adapt_study/adapt_study.json
 
 Fetches each project below from its registry (PyPI wheels, npm tarballs, Debian
 packages; pinned, none in training/recipe.toml) into data/adapt_projects, adapts the
@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from training.adapt import AdaptError, adapt
 from training.corpus import CorpusError, Source, SourceUnavailable, source_root
 from training.project_files import ProjectError
 from ttcc import shipped_models_dir
@@ -55,6 +54,24 @@ PROJECTS = (
 )
 
 
+HEADER = ("| language | project | files (held out) | bits/char | keystrokes saved "
+          "| fully correct | ends a fill | kept | seconds | peak MB |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
+
+
+def row(result: dict) -> str:
+    """One project's line of the table: shipped → adapted on its held-out files."""
+    before, after = result["before"], result["after"]
+    return (f"| {result['language']} | {result['project']} | {result['files']} "
+            f"({result['held_out']}) "
+            f"| {before['bits_per_char']:.3f} → {after['bits_per_char']:.3f} "
+            f"| {100 * before['keystrokes_saved']:.1f} → {100 * after['keystrokes_saved']:.1f} % "
+            f"| {100 * before['fully_correct']:.1f} → {100 * after['fully_correct']:.1f} % "
+            f"| {before['fill_end']:.2f} → {after['fill_end']:.2f} "
+            f"| {'yes' if result['kept'] else 'no'} "
+            f"| {result['seconds']:.0f} | {result['peak_mb']:.0f} |")
+
+
 def summary(results: list[dict]) -> str:
     """Medians over projects of what a user gets: the adapted model where it was kept,
     the shipped one elsewhere."""
@@ -79,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects-dir", default="data/adapt_projects")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
+    from training.adapt import AdaptError, adapt  # PyTorch: only to run the study
+
     projects = Path(args.projects_dir)
     projects.mkdir(parents=True, exist_ok=True)
-    print("| language | project | files (held out) | bits/char | keystrokes saved "
-          "| fully correct | ends a fill | kept | seconds | peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(HEADER)
     results = []
     for source in PROJECTS:
         language, name = source.language, f"{source.package} {source.version}"
@@ -95,16 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         except (AdaptError, ProjectError, CorpusError, SourceUnavailable, OSError) as e:
             print(f"| {language} | {name} | error: {e} ||||||||", flush=True)
             continue
-        before, after = result["before"], result["after"]
         results.append({"language": language, "project": name, **result})
-        print(f"| {language} | {name} | {result['files']} ({result['held_out']}) "
-              f"| {before['bits_per_char']:.3f} → {after['bits_per_char']:.3f} "
-              f"| {100 * before['keystrokes_saved']:.1f} → "
-              f"{100 * after['keystrokes_saved']:.1f} % "
-              f"| {100 * before['fully_correct']:.1f} → {100 * after['fully_correct']:.1f} % "
-              f"| {before['fill_end']:.2f} → {after['fill_end']:.2f} "
-              f"| {'yes' if result['kept'] else 'no'} "
-              f"| {result['seconds']:.0f} | {result['peak_mb']:.0f} |", flush=True)
+        print(row(results[-1]), flush=True)
     if results:
         print("\n" + summary(results))
     if args.json:

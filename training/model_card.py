@@ -2,7 +2,8 @@
 
     python -m training.evaluate --models-dir ttcc/models --samples ttcc/models/samples \\
         --json ttcc/models/evaluation.json
-    python -m training.model_card ttcc/models/evaluation.json --study training/size_study/study.json
+    python -m training.model_card ttcc/models/evaluation.json \\
+        --study training/size_study/study.json --adapt-study training/adapt_study/adapt_study.json
 
 The bars the shipped models are held to: bits/char at most 0.8 x xz -9e, keystrokes
 saved at least 20 %, at least half of the shown suggestions fully correct.
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training import adapt_study
 from training.evaluate import percent
 from training.plot import mean_over_languages
 
@@ -159,8 +161,27 @@ def study_section(study: list[dict[str, Any]] | None, plot: str) -> list[str]:
     return [*lines, "", f"![quality against size]({plot})"]
 
 
+def adaptation_section(results: list[dict[str, Any]] | None) -> list[str]:
+    if not results:
+        return ["(not measured: pass --adapt-study)"]
+    return [
+        "`python -m training.adapt_study` adapts each shipped model with `python -m "
+        "training.adapt`'s defaults (5 minutes, 2 cores) to pinned registry packages that no "
+        "model was trained on, and measures shipped → adapted on each project's held-out "
+        "files, memory on in both. A model that does worse on any measure there is not "
+        "kept (\"kept\": no): the user keeps the shipped model.",
+        "",
+        adapt_study.HEADER,
+        *map(adapt_study.row, results),
+        "",
+        adapt_study.summary(results) + " (what users get: the shipped model where it was "
+        "not kept).",
+    ]
+
+
 def render(evaluation: dict[str, Any], study: list[dict[str, Any]] | None,
-           study_plot: str, source: str) -> str:
+           study_plot: str, source: str,
+           adaptation: list[dict[str, Any]] | None = None) -> str:
     languages = evaluation["languages"]
     return "\n".join([
         "# Model card",
@@ -208,6 +229,10 @@ def render(evaluation: dict[str, Any], study: list[dict[str, Any]] | None,
         "",
         *study_section(study, study_plot),
         "",
+        "## Adapted to a project",
+        "",
+        *adaptation_section(adaptation),
+        "",
     ])
 
 
@@ -216,11 +241,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("evaluation", help="JSON written by training.evaluate --json")
     parser.add_argument("--study", help="study.json written by training.study")
+    parser.add_argument("--adapt-study", help="JSON written by training.adapt_study --json")
     parser.add_argument("--out", default="ttcc/models/MODEL_CARD.md")
     args = parser.parse_args(argv)
     try:
         evaluation = json.loads(Path(args.evaluation).read_text())
         study = json.loads(Path(args.study).read_text()) if args.study else None
+        adaptation = (json.loads(Path(args.adapt_study).read_text()) if args.adapt_study
+                      else None)  # fmt: skip
     except (OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -228,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     plot = ""
     if args.study:
         plot = os.path.relpath(Path(args.study).with_suffix(".png"), out.parent)
-    out.write_text(render(evaluation, study, plot, args.evaluation))
+    out.write_text(render(evaluation, study, plot, args.evaluation, adaptation))
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

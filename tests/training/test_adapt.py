@@ -13,6 +13,7 @@ from tests.conftest import ROOT, export_random
 from tests.sample_project import make_project, python_file
 from tests.scripted_model import export_scripted
 from training import adapt as adapt_module
+from training import adapt_study, model_card
 from training.export import read_metadata
 from training.project_files import (
     MAX_FILE_BYTES,
@@ -200,3 +201,26 @@ def test_the_fill_end_measure_is_the_models_probability_of_ending_there(tmp_path
     going_on = Model.load(export_scripted(tmp_path / "goes_on.ttc", {"x": "a"}))
     assert adapt_module.fill_end_probability(ending, texts) == pytest.approx(0.999, abs=0.002)
     assert adapt_module.fill_end_probability(going_on, texts) < 0.01
+
+
+def test_the_study_counts_a_project_whose_model_was_not_kept_as_the_shipped_model() -> None:
+    def result(project: str, kept: bool, bits: float, saved: float, correct: float) -> dict:
+        before = {"bits_per_char": 1.0, "keystrokes_saved": 0.4, "fully_correct": 0.7,
+                  "fill_end": 0.9}  # fmt: skip
+        after = {**before, "bits_per_char": bits, "keystrokes_saved": saved,
+                 "fully_correct": correct}  # fmt: skip
+        return {"language": "python", "project": project, "files": 9, "held_out": 3,
+                "before": before, "after": after, "kept": kept, "seconds": 290,
+                "peak_mb": 900}  # fmt: skip
+
+    results = [result("a 1", True, 0.8, 0.5, 0.72), result("b 2", True, 0.7, 0.6, 0.75),
+               result("c 3", False, 0.5, 0.8, 0.5)]  # fmt: skip
+    # what users get: 20 %, 30 % and (c: the shipped model) 0 % fewer bits/char
+    assert adapt_study.summary(results) == (
+        "median over 3 projects (adapted model kept in 2): 20.0 % fewer bits/char, "
+        "1.25x the keystrokes saved, fully correct +2.0 points")
+    assert adapt_study.row(results[2]) == (
+        "| python | c 3 | 9 (3) | 1.000 → 0.500 | 40.0 → 80.0 % | 70.0 → 50.0 % "
+        "| 0.90 → 0.90 | no | 290 | 900 |")
+    card = model_card.adaptation_section(results)
+    assert adapt_study.HEADER in card and adapt_study.row(results[0]) in card
