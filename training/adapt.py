@@ -97,21 +97,21 @@ def fill_end_probability(model: Model, texts: list[str]) -> float:
     (32 characters at most) between the text before and after it. A model that forgot
     how to end a fill suggests past the text that follows the cursor."""
     window = model.info.window
-    cases = []
+    cases = []  # (text, cut, end): where each middle starts and ends
     for text in texts:
         start = 0
         for line in text.split("\n"):
             if len(line.strip()) >= 8:
                 cut = start + len(line) // 2
-                end = min(start + len(line), cut + 32)
-                cases.append((text[:cut], text[cut:end], text[end:][: window // 8]))
+                cases.append((text, cut, min(start + len(line), cut + 32)))
             start += len(line) + 1
     if not cases:
         return 0.0
     session = model.session()
     step = max(1, len(cases) // FILL_SAMPLES)
     total = count = 0.0
-    for prefix, middle, suffix in cases[::step][:FILL_SAMPLES]:
+    for text, cut, end in cases[::step][:FILL_SAMPLES]:
+        prefix, middle, suffix = text[:cut], text[cut:end], text[end:end + window // 8]
         head = [tokens.FIM_PREFIX, tokens.FIM_SUFFIX, *tokens.encode(suffix), tokens.FIM_MIDDLE]
         tail = tokens.encode(middle)
         room = window - len(head) - len(tail)
