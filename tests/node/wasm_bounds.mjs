@@ -47,7 +47,7 @@ export function boundedEngine(moduleBytes, { largestFile, spareBytes }) {
   const u32 = (pointer) => new Uint32Array(wasm.memory.buffer, pointer, 1)[0];
 
   function complete(model) {
-    const status = wasm.session_create(model, slot);
+    const status = wasm.session_create(model, 0, slot); // 0: the default options
     if (status !== 0) return { sessionStatus: status };
     const session = u32(slot);
     const completed = wasm.session_complete(session, text, TEXT.length, suffix, SUFFIX.length,
