@@ -2,7 +2,8 @@
 # Installs everything ttcc needs on a fresh Debian machine (run as root):
 # Debian packages, a virtual environment in .venv with the project (which
 # compiles the C engine through cffi), its training and test extras, and the
-# VS Code extension's npm packages and code-server (scripts/setup_vscode.sh).
+# VS Code extension's npm packages and code-server (scripts/setup_vscode.sh), and
+# onnxruntime-web for bench/bench_peers.py (bench/web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
