@@ -84,10 +84,12 @@ def prefill_seconds(session: Session, n_tokens: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def keystroke_latency(session: Session, repeats: int) -> tuple[float, float]:
-    """Median and 90th percentile of one typed character at the end of a
-    2000-character document plus a suggestion of up to 32 characters."""
-    text = document(2000)
+def keystroke_latency(session: Session, repeats: int, length: int = 2000
+                      ) -> tuple[float, float]:
+    """Median and 90th percentile of one typed character at the end of a document of
+    `length` characters (growing by one a keystroke) plus a suggestion of up to 32
+    characters."""
+    text = document(length)
     suggestion = session.complete(text, max_chars=SUGGESTION_CHARS, min_confidence=0.0)
     times = []
     for _ in range(repeats):

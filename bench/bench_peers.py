@@ -44,6 +44,7 @@ from bench.bench_engine import (  # noqa: E402
     decode_rate,
     document,
     export_seed_model,
+    keystroke_latency,
 )
 from bench.bench_web import WasmPath  # noqa: E402
 from tests.browser import chromium, static_site  # noqa: E402
@@ -228,21 +229,6 @@ def timed(work) -> float:
     return time.perf_counter() - start
 
 
-def engine_keystroke_seconds(model: Model, at: int, repeats: int) -> float:
-    """The same keystroke in ttcc: a character typed at the end of a document of `at`
-    characters, then a suggestion forced to 32 characters."""
-    session = model.session()
-    text = document(at)
-    options = {"max_chars": SUGGESTION_CHARS, "min_confidence": 0.0}
-    session.complete(text, **options)
-    times = []
-    for i in range(repeats):
-        typed = text + "zq"[i % 2]  # never the suggested character: typing that is free
-        times.append(timed(lambda typed=typed: session.complete(typed, **options)))
-        session.complete(text, **options)  # back to the document before the keystroke
-    return sorted(times)[repeats // 2]
-
-
 def copy_bandwidth(working_set: int, repeats: int) -> float:
     """Bytes/s read and written copying a buffer of half the working set into the other half."""
     half = max(working_set // 2, 1 << 16)
@@ -289,7 +275,7 @@ def main() -> None:
             print(f"| decode at position {position} | tokens/s | {theirs:.0f} "
                   f"| {ours_at[position]:.0f} | {ours_at[position] / theirs:.1f}x |", flush=True)
         theirs = peer.keystroke_seconds(keystroke_at, max(3, args.repeats // 3))
-        ours = engine_keystroke_seconds(model, keystroke_at, args.repeats)
+        ours, _ = keystroke_latency(model.session(), args.repeats, keystroke_at)
         print(f"| keystroke at {keystroke_at} characters, median | ms "
               f"| {1000 * theirs:.1f} | {1000 * ours:.2f} | {theirs / ours:.1f}x |", flush=True)
         web_rows = [] if args.no_browser else in_chromium(

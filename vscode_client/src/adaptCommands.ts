@@ -62,22 +62,25 @@ async function pickFolder(): Promise<vscode.WorkspaceFolder | undefined> {
   return folders.length === 1 ? folders[0] : vscode.window.showWorkspaceFolderPick({ placeHolder: "ttcc: adapt to which folder?" });
 }
 
-function trusted(): boolean {
+/** Whether a command may run now: in a trusted workspace, once the server's Python is
+ *  known; else it says why. */
+function canRun(server: Launch | undefined): server is Launch {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage("ttcc: adapting runs code on the workspace's files, so it needs a trusted workspace.");
+    return false;
   }
-  return vscode.workspace.isTrusted;
+  if (!server) {
+    void vscode.window.showInformationMessage("ttcc: the server's Python is still being set up; try again in a moment.");
+    return false;
+  }
+  return true;
 }
 
 /** Adapts the models of the languages the user picks to a workspace folder, one after
  *  another, with a cancellable progress notification; cancelling stops training and keeps
  *  the best weights so far (training.adapt's Ctrl-C), when they beat the shipped model. */
 export async function adaptWorkspace(server: Launch | undefined, output: vscode.LogOutputChannel): Promise<void> {
-  if (!trusted()) {
-    return;
-  }
-  if (!server) {
-    void vscode.window.showInformationMessage("ttcc: the server's Python is still being set up; try again in a moment.");
+  if (!canRun(server)) {
     return;
   }
   const folder = await pickFolder();
@@ -164,11 +167,7 @@ export async function adaptWorkspace(server: Launch | undefined, output: vscode.
 /** Removes the models adapted to the workspace's folders; the server goes back to the
  *  shipped ones at the next suggestion. */
 export async function forgetAdapted(server: Launch | undefined, output: vscode.LogOutputChannel): Promise<void> {
-  if (!trusted()) {
-    return;
-  }
-  if (!server) {
-    void vscode.window.showInformationMessage("ttcc: the server's Python is still being set up; try again in a moment.");
+  if (!canRun(server)) {
     return;
   }
   const said: string[] = [];
