@@ -295,8 +295,10 @@ def adapt(project: Path, language: str, minutes: float, out: Path, models_dir: P
         set_memory_blend(candidate, blend)
         after = measure(Model.load(candidate), held_texts)
         softened = 0
+        # Once softened at most after Ctrl-C: the user asked for the run to end.
         while (after.fully_correct < before.fully_correct and softened < MAX_SOFTENING
-               and (softened == 0 or time.monotonic() + measuring < deadline)):
+               and (softened == 0 or (not run["interrupted"]
+                                      and time.monotonic() + measuring < deadline))):
             model.norm.weight.data.div_(SOFTER)
             softened += 1
             export_ttc(model, candidate, metadata, group_size=header["group_size"],
