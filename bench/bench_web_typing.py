@@ -1,29 +1,39 @@
-"""The browser demo's main thread while someone types, in figures.
+"""The browser demo's main thread while someone types, in figures, for the CodeMirror
+editor and the textarea editor it replaced, side by side in one run.
 
-    python bench/bench_web_typing.py [--chars N] [--delay MS]
+    python bench/bench_web_typing.py [--chars N] [--delay MS] [--rounds R]
 
-What tests/web/test_web_demo.py's main-thread test asserts, printed: the demo
-(web_demo/, served with the repository, so with the shipped ttcc/models/python.ttc
-and its own options) in Debian's headless Chromium, an N-character document of
-the Python sample (ttcc/models/samples/python.py, repeated), N more characters of it
-typed at the end with real key events, MS between keydown and keyup. While it
-types, a Chromium trace ("toplevel") records every task of the page's main
-thread, for the longest one; the Long Tasks API counts those over 50 ms (the
-test's bar: none), and the page counts the suggestions it shows, each with the
+What tests/web/test_web_demo.py's main-thread test asserts, printed: the demo (web_demo/,
+served with the repository, so with the shipped ttcc/models/python.ttc and its own
+options) in Debian's headless Chromium, an N-character document of the Python sample
+(ttcc/models/samples/python.py, repeated), N more characters of it typed at the end with
+real key events, MS between keydown and keyup. The textarea version is web_demo/ as it
+was at commit TEXTAREA_DEMO (read from git), served beside the same models; the two take
+turns, R rounds each, so both see the same machine. While it types, a Chromium trace
+("toplevel") records every task of the page's main thread, for the longest one; Long
+Animation Frames count the frames over 50 ms and the demo's own script time in them (the
+test's bar: under 50 ms), and the page counts the suggestions it shows, each with the
 time from its keydown until the ghost text is in the editor.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from playwright import sync_api  # noqa: E402
 
 from tests.browser import chromium, static_site  # noqa: E402
 from tests.web.test_web_demo import (  # noqa: E402
@@ -31,9 +41,35 @@ from tests.web.test_web_demo import (  # noqa: E402
     TYPING_DELAY_MS,
     open_demo,
     python_code,
-    settled,
     type_watching_the_main_thread,
 )
+
+# The last commit whose demo is a textarea with an overlay.
+TEXTAREA_DEMO = "496711a"
+# Both editors: the textarea's value or the CodeMirror document.
+EDITOR_TEXT = "ttcDemo.text ? ttcDemo.text() : document.getElementById('code').value"
+
+
+@dataclass
+class Measured:
+    latencies: list[float] = field(default_factory=list)  # ms, keydown to ghost text
+    suggestions: int = 0
+    long_frames: list[float] = field(default_factory=list)
+    our_script_ms: list[float] = field(default_factory=list)
+    longest_task: float = 0.0
+    seconds: float = 0.0
+    intact: bool = True
+
+
+def textarea_site_root(directory: Path) -> Path:
+    """The repository's layout with web_demo/ from TEXTAREA_DEMO and the shipped models."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", TEXTAREA_DEMO, "web_demo"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    (directory / "ttcc").mkdir()
+    (directory / "ttcc" / "models").symlink_to(ROOT / "ttcc" / "models")
+    return directory
 
 
 def longest_main_thread_task(trace: bytes) -> float:
@@ -56,48 +92,64 @@ def longest_main_thread_task(trace: bytes) -> float:
     )
 
 
+def type_once(browser: sync_api.Browser, site: str, document: str, typed: str, delay: float,
+              into: Measured) -> None:
+    page = browser.new_page()
+    try:
+        if open_demo(page, site, SHIPPED_QUERY) != "ready":
+            sys.exit(f"the demo did not load its model: {page.locator('#status').text_content()}")
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(document)
+        page.evaluate("ttcDemo.settled()")
+        browser.start_tracing(page=page, categories=["toplevel"])
+        start = time.perf_counter()
+        typing = type_watching_the_main_thread(page, typed, delay)
+        into.seconds += time.perf_counter() - start
+        into.longest_task = max(into.longest_task, longest_main_thread_task(browser.stop_tracing()))
+        into.intact &= page.evaluate(EDITOR_TEXT) == document + typed
+    finally:
+        page.close()
+    into.latencies += typing.latencies
+    into.suggestions += typing.suggestions
+    into.long_frames += typing.long_frames
+    into.our_script_ms += typing.our_script_ms
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chars", type=int, default=2000, help="document and typed length")
     parser.add_argument("--delay", type=float, default=TYPING_DELAY_MS, help="ms per key")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each editor takes")
     args = parser.parse_args()
 
     document, typed = python_code(0, args.chars), python_code(args.chars, args.chars)
-    with static_site(ROOT) as site, chromium() as browser:
-        page = browser.new_page()
-        if open_demo(page, site, SHIPPED_QUERY) != "ready":
-            sys.exit(f"the demo did not load its model: {page.locator('#status').text_content()}")
-        page.locator("#code").fill(document)
-        page.locator("#code").press("Control+End")
-        settled(page)
-        browser.start_tracing(page=page, categories=["toplevel"])
-        start = time.perf_counter()
-        typing = type_watching_the_main_thread(page, typed, args.delay)
-        seconds = time.perf_counter() - start
-        longest = longest_main_thread_task(browser.stop_tracing())
-        intact = page.locator("#code").input_value() == document + typed
+    results = {"textarea": Measured(), "CodeMirror": Measured()}
+    with (tempfile.TemporaryDirectory() as old, static_site(textarea_site_root(Path(old))) as
+          textarea_site, static_site(ROOT) as site, chromium() as browser):
+        sites = {"textarea": textarea_site, "CodeMirror": site}
+        for _ in range(args.rounds):
+            for name, measured in results.items():
+                type_once(browser, sites[name], document, typed, args.delay, measured)
 
-    latencies = typing.latencies
-    print(
-        f"python.ttc, {len(document)}-character document, {len(typed)} characters typed "
-        f"at the end ({args.delay:g} ms a key) in {seconds:.1f} s"
-    )
-    print(
-        f"main thread: longest task {longest:.1f} ms, "
-        f"animation frames over 50 ms: {len(typing.long_frames)}"
-        + (f" (longest {max(typing.long_frames):.0f} ms, of which the demo's scripts "
-           f"{max(typing.our_script_ms):.0f} ms at most)" if typing.long_frames else "")
-    )
-    if latencies:
-        print(
-            f"suggestions shown: {typing.suggestions}; keydown to ghost text: "
-            f"median {statistics.median(latencies):.1f} ms, "
-            f"90th percentile {statistics.quantiles(latencies, n=10)[-1]:.1f} ms, "
-            f"max {max(latencies):.1f} ms"
-        )
-    else:
-        print("suggestions shown: 0")
-    print(f"editor text exactly as typed: {'yes' if intact else 'NO'}")
+    print(f"python.ttc, {len(document)}-character document, {len(typed)} characters typed at "
+          f"the end ({args.delay:g} ms a key), {args.rounds} rounds per editor, taking turns")
+    print("| editor | suggestions | keydown to ghost: median | p90 | max | longest task "
+          "| frames > 50 ms (our scripts, max) | text as typed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, m in results.items():
+        if not m.latencies:
+            sys.exit(f"{name}: no suggestion was shown")
+        print(f"| {name} | {m.suggestions} | {statistics.median(m.latencies):.1f} ms "
+              f"| {p90(m.latencies):.1f} ms | {max(m.latencies):.1f} ms | {m.longest_task:.1f} ms "
+              f"| {len(m.long_frames)} ({max(m.our_script_ms, default=0):.0f} ms) "
+              f"| {'yes' if m.intact else 'NO'} |")
+    old, new = results["textarea"].latencies, results["CodeMirror"].latencies
+    print(f"CodeMirror / textarea: median {statistics.median(new) / statistics.median(old):.2f}x, "
+          f"p90 {p90(new) / p90(old):.2f}x")
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1]
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 # Installs everything ttcc needs on a fresh Debian machine (run as root):
 # Debian packages, a virtual environment in .venv with the project (which
 # compiles the C engine through cffi), its training and test extras, and the
-# VS Code extension's npm packages and code-server (scripts/setup_vscode.sh), and
-# onnxruntime-web for bench/bench_peers.py (bench/web).
+# VS Code extension's npm packages and code-server (scripts/setup_vscode.sh), the
+# demo's editor packages (web_demo/codemirror) and onnxruntime-web for
+# bench/bench_peers.py (bench/web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,9 @@ echo "==> installing ttcc into .venv (builds the C engine)"
 
 bash scripts/setup_vscode.sh
 
-# onnxruntime-web, the in-browser peer of bench/bench_peers.py
 source scripts/npm_ci_once.sh
+# CodeMirror and esbuild (web_demo/codemirror/build.sh rebuilds the committed bundle),
+# axe-core (the demo's accessibility test)
+npm_ci_once web_demo/codemirror --ignore-scripts
+# onnxruntime-web, the in-browser peer of bench/bench_peers.py
 npm_ci_once bench/web --ignore-scripts

@@ -1,14 +1,21 @@
-// The page: an editor with ghost text, a language picker and a status line.
-// The model runs in worker.js; this file only moves text to it and draws answers.
+// The page: an editor with ghost text (editor.js), a language picker, a status line and
+// what the suggestions saved. The model runs in worker.js; this file moves text to it
+// and hands its answers to the editor.
+
+import { createEditor } from "./editor.js";
+import { Savings } from "./savings.js";
 
 const LANGUAGES = ["c", "cpp", "go", "java", "javascript", "kotlin", "php", "python", "rust", "typescript", "base"];
 const DEFAULT_LANGUAGE = "python";
 const STORAGE_KEY = "ttcc.language";
-const INDENT = "    ";
+// The short program per language that the editor starts with (ttcc/models/samples/).
+const EXAMPLES = {
+  c: "c.c", cpp: "cpp.cpp", go: "go.go", java: "java.java", javascript: "javascript.js",
+  kotlin: "kotlin.kt", php: "php.php", python: "python.py", rust: "rust.rs", typescript: "typescript.ts",
+};
 
 const $ = (id) => document.getElementById(id);
-const code = $("code");
-const overlay = $("overlay");
+const editorHost = $("editor");
 const languageSelect = $("language");
 const multilineBox = $("multiline");
 const memoryBox = $("memory");
@@ -19,6 +26,7 @@ const errorBanner = $("error");
 const errorText = $("error-text");
 const statusDetails = $("status-details");
 const statusState = $("status-state"); // a live region: only state changes are announced
+const savingsLine = $("savings");
 
 // ---- options: ?minConfidence=0&maxChars=16&multiline=1&memory=0&model=URL ---
 
@@ -53,14 +61,33 @@ let modelInfo = null;
 let engineAbout = null; // {variant, fallbackReason} of the worker's engine module
 let resolveReady = () => {};
 let readyPromise = null;
+let example = null;         // the example the editor holds untouched: {language, text}
 
 let nextId = 0;
-let latest = null;          // the newest unanswered request: {id, value, caret}
-let ghost = null;           // the suggestion shown: {text, retyped, value, caret}
+let latest = null;          // the newest unanswered request: {id, doc, caret}
 let lastSuggestion = null;  // the latest answer shown: {id, text, ms}
 let waiters = [];           // resolved when the latest request is answered or dropped
+const savings = new Savings();
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+
+const editor = createEditor(editorHost, {
+  touch: navigator.maxTouchPoints > 0 || matchMedia("(pointer: coarse)").matches,
+  attributes: { id: "code", "aria-label": "Code editor", "aria-describedby": "help" },
+  on: {
+    edited: requestSuggestion,
+    dismissed: dropRequest,
+    typed: (count) => {
+      savings.typed(count);
+      renderSavings();
+    },
+    accepted: (count) => {
+      savings.accepted(count);
+      renderSavings();
+    },
+    suggestionShown: (text) => (editorHost.dataset.suggestion = text),
+  },
+});
 
 function setState(next) {
   state = next;
@@ -100,7 +127,8 @@ function loadModel(url) {
   loadId += 1;
   modelName = fileName(url);
   modelInfo = null;
-  clearSuggestion();
+  editor.show("");
+  dropRequest();
   hideError();
   showProgress(0, null);
   readyPromise = new Promise((resolve) => (resolveReady = resolve));
@@ -114,7 +142,28 @@ function loadModel(url) {
 }
 
 function loadLanguage(language) {
+  editor.setLanguage(language);
+  showExample(language);
   loadModel(`../ttcc/models/${language}.ttc`);
+}
+
+// An empty editor, or one still holding the previous language's example, gets this
+// language's example; the user's own text stays. Without the file, nothing changes.
+async function showExample(language) {
+  if (!EXAMPLES[language]) return;
+  let text;
+  try {
+    const response = await fetch(`../ttcc/models/samples/${EXAMPLES[language]}`);
+    if (!response.ok) return;
+    text = await response.text();
+  } catch {
+    return;
+  }
+  const current = editor.text();
+  if (current === "" || current === example?.text) {
+    editor.setText(text);
+    example = { language, text };
+  }
 }
 
 function onLoaded(info, metadata, engine) {
@@ -123,7 +172,7 @@ function onLoaded(info, metadata, engine) {
   progressRow.hidden = true;
   setState("ready");
   resolveReady("ready");
-  if (document.activeElement === code) requestSuggestion();
+  if (editor.view.hasFocus) requestSuggestion();
 }
 
 function onLoadError(message) {
@@ -179,16 +228,19 @@ function renderStatus() {
   if (statusState.textContent !== state) statusState.textContent = state;
 }
 
-// ---- suggestions ---------------------------------------------------------
-
-function caretOf() {
-  return code.selectionStart === code.selectionEnd ? code.selectionStart : null;
+function renderSavings() {
+  const { typed, accepted, saved } = savings.summary();
+  savingsLine.textContent =
+    `typed ${typed} · accepted ${accepted} · keystrokes saved ${(100 * saved).toFixed(1)} %`;
 }
+
+// ---- suggestions ---------------------------------------------------------
 
 function settle() {
   const done = waiters;
   waiters = [];
-  for (const resolve of done) resolve(ghost ? ghost.text : "");
+  const shown = editor.ghost()?.text ?? "";
+  for (const resolve of done) resolve(shown);
 }
 
 function dropRequest() {
@@ -197,14 +249,14 @@ function dropRequest() {
 }
 
 function requestSuggestion() {
-  const caret = caretOf();
+  const caret = editor.caret();
   if (caret === null || state !== "ready") {
     dropRequest();
     return;
   }
-  const value = code.value;
+  const value = editor.text();
   nextId += 1;
-  latest = { id: nextId, value, caret };
+  latest = { id: nextId, doc: editor.view.state.doc, caret };
   worker.postMessage({
     type: "complete",
     id: nextId,
@@ -218,118 +270,16 @@ function onSuggestion(id, text, retyped, ms) {
   if (!latest || id !== latest.id) return; // a newer request is on its way
   const request = latest;
   latest = null;
-  if (code.value === request.value && caretOf() === request.caret) {
+  // The editor's text is immutable: the same object means not a character changed.
+  if (editor.view.state.doc === request.doc && editor.caret() === request.caret) {
     lastSuggestion = { id, text, ms };
-    ghost = text ? { text, retyped, value: request.value, caret: request.caret } : null;
-    render();
+    editor.show(text, retyped);
     renderStatus();
   }
   settle();
 }
 
-function clearSuggestion() {
-  ghost = null;
-  dropRequest();
-  render();
-}
-
-// Typing the first characters of the suggestion keeps the rest on screen
-// until the new answer arrives.
-function typedThrough(previous) {
-  if (!previous) return null;
-  const value = code.value;
-  const caret = caretOf();
-  const typed = caret - previous.caret;
-  // What it retypes after the caret stays the same while the rest still holds it.
-  if (typed <= 0 || previous.text.length - typed < Math.max(previous.retyped, 1)) return null;
-  const expected =
-    previous.value.slice(0, previous.caret) + previous.text.slice(0, typed) + previous.value.slice(previous.caret);
-  return value === expected
-    ? { text: previous.text.slice(typed), retyped: previous.retyped, value, caret }
-    : null;
-}
-
-function accept() {
-  const { text, retyped, caret } = ghost;
-  // The engine said how much of what follows the caret (a closing bracket, say)
-  // the suggestion types again: it replaces that text instead of repeating it.
-  ghost = null;
-  insertText(text, caret, caret + retyped);
-}
-
-// Inserts text in place of [start, end) as if typed: it stays undoable and fires "input".
-function insertText(text, start, end) {
-  code.setSelectionRange(start, end);
-  if (!document.execCommand("insertText", false, text)) {
-    code.setRangeText(text, start, end, "end");
-    code.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertText", data: text }));
-  }
-}
-
-// ---- drawing -------------------------------------------------------------
-
-function render() {
-  const value = code.value;
-  const shown = ghost && ghost.value === value && ghost.caret === caretOf() ? ghost : null;
-  if (!shown) ghost = null;
-  const nodes = [];
-  if (shown) {
-    const span = document.createElement("span");
-    span.className = "ghost";
-    span.textContent = shown.text;
-    nodes.push(value.slice(0, shown.caret), span, value.slice(shown.caret));
-  } else {
-    nodes.push(value);
-  }
-  nodes.push(" "); // keeps a final empty line as tall as in the textarea
-  overlay.replaceChildren(...nodes);
-  code.dataset.suggestion = shown ? shown.text : "";
-  syncScroll();
-}
-
-function syncScroll() {
-  overlay.style.height = `${code.offsetHeight}px`;
-  overlay.scrollTop = code.scrollTop;
-  overlay.scrollLeft = code.scrollLeft;
-}
-
-// ---- events --------------------------------------------------------------
-
-code.addEventListener("input", (event) => {
-  const previous = ghost;
-  ghost = null;
-  if (event.isComposing) {
-    dropRequest();
-    render();
-    return;
-  }
-  ghost = typedThrough(previous);
-  render();
-  requestSuggestion();
-});
-
-code.addEventListener("keydown", (event) => {
-  if (event.isComposing) return;
-  const plain = !event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey;
-  if (event.key === "Tab" && plain) {
-    event.preventDefault();
-    if (ghost && ghost.value === code.value && ghost.caret === caretOf()) accept();
-    else insertText(INDENT, code.selectionStart, code.selectionEnd);
-  } else if (event.key === "Escape") {
-    if (ghost || latest) event.preventDefault();
-    clearSuggestion();
-  } else if (/^(Arrow|Page)|^(Home|End)$/.test(event.key)) {
-    clearSuggestion();
-  }
-});
-
-code.addEventListener("mousedown", clearSuggestion);
-code.addEventListener("blur", clearSuggestion);
-code.addEventListener("scroll", syncScroll);
-new ResizeObserver(syncScroll).observe(code);
-document.addEventListener("selectionchange", () => {
-  if (ghost && ghost.caret !== caretOf()) clearSuggestion();
-});
+// ---- controls ------------------------------------------------------------
 
 languageSelect.addEventListener("change", () => {
   const choice = languageSelect.value;
@@ -343,13 +293,14 @@ languageSelect.addEventListener("change", () => {
 
 multilineBox.addEventListener("change", () => {
   options.multiline = multilineBox.checked ? true : undefined; // unchecked: the default
-  clearSuggestion();
+  editor.show("");
+  dropRequest();
 });
 
 // The switch shows its effect at once: the suggestion for the same text, asked again.
 memoryBox.addEventListener("change", () => {
   options.documentMemory = memoryBox.checked;
-  clearSuggestion();
+  editor.show("");
   requestSuggestion();
 });
 
@@ -382,11 +333,15 @@ window.ttcDemo = {
   /** The text of the latest answer that was shown ("" for none). */
   lastSuggestion: () => (lastSuggestion ? lastSuggestion.text : ""),
   /** The ghost text on screen now. */
-  suggestion: () => (ghost ? ghost.text : ""),
+  suggestion: () => editor.ghost()?.text ?? "",
   /** Whether a request for the current text is still unanswered. */
   pending: () => latest !== null,
   /** Resolves with the ghost text once the latest request is answered or dropped. */
-  settled: () => (latest ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve(ghost ? ghost.text : "")),
+  settled: () => (latest ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve(editor.ghost()?.text ?? "")),
+  /** The editor's text, and the caret's offset in it (null while text is selected). */
+  text: () => editor.text(),
+  caret: () => editor.caret(),
+  savings: () => savings.summary(),
   info: () => modelInfo,
   engine: () => engineAbout,
 };
@@ -402,4 +357,4 @@ if (customModel) {
   languageSelect.value = language;
   loadLanguage(language);
 }
-render();
+renderSavings();

@@ -1,0 +1,1 @@
+export { cpp as support } from "@codemirror/lang-cpp";

@@ -1,0 +1,1 @@
+export { php as support } from "@codemirror/lang-php";

@@ -1,0 +1,1 @@
+export { rust as support } from "@codemirror/lang-rust";
