@@ -153,8 +153,11 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path: Path, models_dir: Path) ->
     command = [sys.executable, "-m", "training.adapt", str(root), "--language", "python",
                "--minutes", "2", "--models-dir", str(models_dir), "--out", str(out),
                "--progress-lines"]
+    # As the extension starts it: Ctrl-C not ignored, even when this suite runs as a
+    # background job of a shell (which starts those with SIGINT ignored).
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shown = []
     for line in process.stdout:
         if line.startswith("progress "):
