@@ -61,7 +61,7 @@ let modelInfo = null;
 let engineAbout = null; // {variant, fallbackReason} of the worker's engine module
 let resolveReady = () => {};
 let readyPromise = null;
-let example = null;         // the example the editor holds untouched: {language, text}
+let example = null;         // the example text the editor holds untouched
 
 let nextId = 0;
 let latest = null;          // the newest unanswered request: {id, doc, caret}
@@ -160,9 +160,9 @@ async function showExample(language) {
     return;
   }
   const current = editor.text();
-  if (current === "" || current === example?.text) {
+  if (current === "" || current === example) {
     editor.setText(text);
-    example = { language, text };
+    example = text;
   }
 }
 
