@@ -127,8 +127,7 @@ function loadModel(url) {
   loadId += 1;
   modelName = fileName(url);
   modelInfo = null;
-  editor.show("");
-  dropRequest();
+  clearSuggestion();
   hideError();
   showProgress(0, null);
   readyPromise = new Promise((resolve) => (resolveReady = resolve));
@@ -266,6 +265,11 @@ function requestSuggestion() {
   });
 }
 
+function clearSuggestion() {
+  editor.show("");
+  dropRequest();
+}
+
 function onSuggestion(id, text, retyped, ms) {
   if (!latest || id !== latest.id) return; // a newer request is on its way
   const request = latest;
@@ -293,8 +297,7 @@ languageSelect.addEventListener("change", () => {
 
 multilineBox.addEventListener("change", () => {
   options.multiline = multilineBox.checked ? true : undefined; // unchecked: the default
-  editor.show("");
-  dropRequest();
+  clearSuggestion();
 });
 
 // The switch shows its effect at once: the suggestion for the same text, asked again.

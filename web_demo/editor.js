@@ -151,7 +151,6 @@ function ghostDecorations(state, chip) {
 export function createEditor(parent, { on, touch = false, attributes = {} }) {
   const language = new Compartment();
   let languageRequests = 0; // a language picked later wins over one still loading
-  let shown = "";
 
   function ghost() {
     return view.state.field(ghostField);
@@ -231,10 +230,7 @@ export function createEditor(parent, { on, touch = false, attributes = {} }) {
 
   const reporter = EditorView.updateListener.of((update) => {
     const now = update.state.field(ghostField)?.text ?? "";
-    if (now !== shown) {
-      shown = now;
-      on.suggestionShown(now);
-    }
+    if (now !== (update.startState.field(ghostField)?.text ?? "")) on.suggestionShown(now);
     if (!update.docChanged) return;
     for (const transaction of update.transactions) {
       const typing = transaction.isUserEvent("input")
