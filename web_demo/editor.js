@@ -5,7 +5,7 @@
 
 import {
   Compartment, Decoration, EditorState, EditorView, HighlightStyle, Prec, StateEffect, StateField,
-  Transaction, WidgetType, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
+  Transaction, WidgetType, bracketMatching, defaultKeymap, highlightActiveLine,
   highlightActiveLineGutter, highlightSpecialChars, history, historyKeymap, indentLess,
   indentUnit, isolateHistory, keymap, lineNumbers, placeholder, syntaxHighlighting, tags,
 } from "./vendor/codemirror.js";
@@ -249,9 +249,13 @@ export function createEditor(parent, { on, touch = false, attributes = {} }) {
   const view = new EditorView({
     parent,
     state: EditorState.create({
+      // The browser's own caret and selection, not CodeMirror's drawSelection(): that
+      // measures the layout again after every key, and while keys keep coming Chromium
+      // runs the worker's answers only after the input and the frames it brings, so an
+      // answer then waited about four times as long and came after the next key (stale).
       extensions: [
         lineNumbers(), highlightActiveLineGutter(), highlightSpecialChars(), history(),
-        drawSelection(), bracketMatching(), highlightActiveLine(),
+        bracketMatching(), highlightActiveLine(),
         syntaxHighlighting(highlightStyle),
         indentUnit.of(INDENT), EditorState.tabSize.of(4),
         placeholder("Start typing code…"),

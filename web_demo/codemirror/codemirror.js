@@ -4,7 +4,7 @@ export {
   Compartment, EditorState, Prec, StateEffect, StateField, Transaction,
 } from "@codemirror/state";
 export {
-  Decoration, EditorView, WidgetType, drawSelection, highlightActiveLine,
+  Decoration, EditorView, WidgetType, highlightActiveLine,
   highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, placeholder,
 } from "@codemirror/view";
 export {

@@ -1,2 +1,2 @@
 /* CodeMirror 6 and Lezer (MIT licence, codemirror.net), bundled by web_demo/codemirror/build.sh */
-import{e as p}from"../chunks/U5R6757G.js";import"../chunks/HIZR3XOV.js";import"../chunks/CNA3GNGY.js";import"../chunks/6G5ULBGN.js";export{p as support};
+import{e as p}from"../chunks/SWD2LZOC.js";import"../chunks/ZHKMYPR6.js";import"../chunks/6TNS3DXB.js";import"../chunks/IPVHEG76.js";export{p as support};
