@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright import sync_api  # noqa: E402
 
+from bench.bench_engine import cpu_name  # noqa: E402
 from tests.browser import chromium, static_site  # noqa: E402
 from tests.web.test_web_demo import (  # noqa: E402
     SHIPPED_QUERY,
@@ -130,7 +131,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, measured in results.items():
                 type_once(browser, sites[name], document, typed, args.delay, measured)
+        browser_version = f"Chromium {browser.version}, headless"
 
+    print(f"{cpu_name()}, {browser_version}")
     print(f"python.ttc, {len(document)}-character document, {len(typed)} characters typed at "
           f"the end ({args.delay:g} ms a key), {args.rounds} rounds per editor, taking turns")
     print("| editor | suggestions | keydown to ghost: median | p90 | max | longest task "
