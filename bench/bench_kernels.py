@@ -2,17 +2,18 @@
 CPU) next to the WebAssembly engine (the relaxed-SIMD module) in headless Chromium.
 
     python bench/bench_kernels.py [--model PATH] [--positions 256,1024,2000] [--repeats N]
-                                  [--rounds N]
+                                  [--rounds N] [--tokens 1,8]
 
 Builds engine_c/build/kernel_profile (`make -C engine_c kernel-profile`) and a
 relaxed-SIMD module with the same profiler (`web_demo/build_wasm.sh --profile`), both
-from engine_c/tests/kernel_profile.c: single-token forward passes at a KV-cache
-position, each kernel call timed. Without --model, a randomly initialised seed-size
-model (speed does not depend on the weights). Native and wasm alternate within each
-round; the table gives the median over the rounds, in milliseconds per decode step.
-"step" is a step with no timer inside; the kernel rows and "rest" (everything outside
+from engine_c/tests/kernel_profile.c: forward passes at a KV-cache position, each kernel
+call timed. Without --model, a randomly initialised seed-size model (speed does not
+depend on the weights). Native and wasm alternate within each round; the table gives the
+median over the rounds, in milliseconds per pass (one decode step unless --tokens).
+"step" is a pass with no timer inside; the kernel rows and "rest" (everything outside
 the kernels) come from a second run with every kernel call timed, so they add up to a
-little more than "step".
+little more than "step". --tokens 1,8 also profiles passes of 8 new tokens (the verify
+pass of drafted decoding) and gives each part's cost against one token's.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_engine import export_seed_model  # noqa: E402
+from bench.bench_engine import cpu_name, export_seed_model  # noqa: E402
 from tests.browser import chromium, static_site  # noqa: E402
 
 FIELDS = ("step", "matmul", "attention scores", "attention values", "softmax", "quantize",
@@ -37,7 +38,7 @@ FIELDS = ("step", "matmul", "attention scores", "attention values", "softmax", "
 NATIVE = ROOT / "engine_c" / "build" / "kernel_profile"
 
 # In the page: the profiler module with performance.now() as its clock.
-WASM_PROFILE = """async ([position, repeats, fields]) => {
+WASM_PROFILE = """async ([position, repeats, tokens, fields]) => {
   if (!window.profiler) {
     const imports = { env: { now: () => performance.now() } };
     const module = await WebAssembly.instantiateStreaming(fetch('profile.wasm'), imports);
@@ -50,7 +51,7 @@ WASM_PROFILE = """async ([position, repeats, fields]) => {
     window.profiler = { wasm, modelAt, size: model.length, nameAt };
   }
   const { wasm, modelAt, size, nameAt } = window.profiler;
-  const at = wasm.kernel_profile(modelAt, size, nameAt, position, repeats);
+  const at = wasm.kernel_profile(modelAt, size, nameAt, position, repeats, tokens);
   if (at === 0) throw new Error('kernel_profile failed');
   return Array.from(new Float64Array(wasm.memory.buffer, at, fields));
 }"""
@@ -65,23 +66,35 @@ def build(directory: Path) -> Path:
     return module
 
 
-def native_profile(model: Path, position: int, repeats: int) -> tuple[str, list[float]]:
+def native_profile(model: Path, position: int, repeats: int,
+                   tokens: int) -> tuple[str, list[float]]:
     """(the kernels' name, the fields) of the native profiler, best kernels."""
-    command = [str(NATIVE), str(model), "", str(position), str(repeats)]
+    command = [str(NATIVE), str(model), "", str(position), str(repeats), str(tokens)]
     found = json.loads(subprocess.run(command, capture_output=True, text=True,
                                       check=True).stdout)
     return found["kernels"], found["fields"]
 
 
-def table(positions: list[int], native: dict, wasm: dict) -> str:
-    lines = ["| position | part | native ms | wasm ms | wasm / native |",
-             "|---|---|---|---|---|"]
-    for position in positions:
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}x" if denominator > 0 else "-"
+
+
+def table(passes: list[tuple[int, int]], native: dict, wasm: dict) -> str:
+    """One row per (position, tokens) and part; against one token where it was measured."""
+    lines = ["| position | tokens | part | native ms | wasm ms | wasm / native "
+             "| native / 1 token | wasm / 1 token |",
+             "|---|---|---|---|---|---|---|---|"]
+    for position, tokens in passes:
         for index, name in enumerate(FIELDS):
-            n = statistics.median(run[index] for run in native[position])
-            w = statistics.median(run[index] for run in wasm[position])
-            ratio = f"{w / n:.2f}x" if n > 0 else "-"
-            lines.append(f"| {position} | {name} | {n:.4f} | {w:.4f} | {ratio} |")
+            n, w = (statistics.median(run[index] for run in runs[position, tokens])
+                    for runs in (native, wasm))
+            against_one = ["-", "-"]
+            if tokens > 1 and (position, 1) in native:
+                against_one = [ratio(value, statistics.median(
+                    run[index] for run in runs[position, 1]))
+                    for value, runs in ((n, native), (w, wasm))]
+            lines.append(f"| {position} | {tokens} | {name} | {n:.4f} | {w:.4f} "
+                         f"| {ratio(w, n)} | {' | '.join(against_one)} |")
     return "\n".join(lines)
 
 
@@ -90,37 +103,41 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="a .ttc file (default: random seed size)")
     parser.add_argument("--positions", default="256,1024,2000",
                         help="KV-cache positions, comma-separated")
-    parser.add_argument("--repeats", type=int, default=200, help="decode steps per measure")
+    parser.add_argument("--repeats", type=int, default=200, help="passes per measure")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--tokens", default="1",
+                        help="new tokens per pass, comma-separated (1: a decode step)")
     args = parser.parse_args()
-    positions = [int(p) for p in args.positions.split(",")]
+    passes = [(int(position), int(tokens)) for position in args.positions.split(",")
+              for tokens in args.tokens.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="ttcc-bench-kernels-") as name:
         directory = Path(name)
         build(directory)
         model = args.model or export_seed_model(directory)
         shutil.copy(model, directory / "model.ttc")
-        native = {p: [] for p in positions}
-        wasm = {p: [] for p in positions}
+        native: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
+        wasm: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
         # Cross-origin isolated: performance.now() steps 5 µs there instead of 100 µs.
         with static_site(directory, isolated=True) as site, chromium() as browser:
             page = browser.new_page()
             page.goto(f"{site}/")  # the folder's listing: a page of the site, for fetch
             for round_index in range(args.rounds):
-                for position in positions:
+                for position, tokens in passes:
                     for path in ("native", "wasm") if round_index % 2 else ("wasm", "native"):
                         if path == "native":
-                            kernels, fields = native_profile(model, position, args.repeats)
-                            native[position].append(fields)
+                            kernels, fields = native_profile(model, position, args.repeats,
+                                                             tokens)
+                            native[position, tokens].append(fields)
                         else:
-                            wasm[position].append(
-                                page.evaluate(WASM_PROFILE, [position, args.repeats, len(FIELDS)]))
+                            wasm[position, tokens].append(page.evaluate(
+                                WASM_PROFILE, [position, args.repeats, tokens, len(FIELDS)]))
                 print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
             browser_version = browser.version
-    print(f"native: kernels {kernels}, one thread; wasm: the relaxed-SIMD module in "
-          f"headless Chromium {browser_version}; {args.repeats} decode steps per measure, "
-          f"median of {args.rounds} interleaved rounds; ms per decode step\n")
-    print(table(positions, native, wasm))
+    print(f"{cpu_name()}; native: kernels {kernels}, one thread; wasm: the relaxed-SIMD module in "
+          f"headless Chromium {browser_version}; {args.repeats} passes per measure, "
+          f"median of {args.rounds} interleaved rounds; ms per pass of the tokens\n")
+    print(table(passes, native, wasm))
     return 0
 
 

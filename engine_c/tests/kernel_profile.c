@@ -1,16 +1,18 @@
-/* Where a decode step's time goes: each kernel call of single-token forward
- * passes at one KV-cache position, timed, natively or in WebAssembly
- * (bench/bench_kernels.py builds and runs both).
+/* Where a forward pass's time goes: each kernel call of passes of TOKENS new
+ * tokens (1: a decode step; more: the verify pass of drafted decoding) at one
+ * KV-cache position, timed, natively or in WebAssembly (bench/bench_kernels.py
+ * builds and runs both).
  *
- *   native:  kernel_profile MODEL KERNELS POSITION REPEATS   prints one JSON object,
- *            {"kernels": name, "fields": [...]}; KERNELS "" is the best of this CPU
- *   wasm:    the export kernel_profile(data, size, kernels, position, repeats)
+ *   native:  kernel_profile MODEL KERNELS POSITION REPEATS [TOKENS]   prints one
+ *            JSON object, {"kernels": name, "fields": [...]}; KERNELS "" is the
+ *            best of this CPU; TOKENS 1 unless given
+ *   wasm:    the export kernel_profile(data, size, kernels, position, repeats, tokens)
  *            returns a pointer to PROFILE_FIELDS doubles (below); the clock is
  *            the import env.now (milliseconds)
  *
- * The fields, each in milliseconds per decode step: the whole step (with its
- * kernels unwrapped, so without the timer's own cost), then the time inside
- * each kernel (wrapped: every call timed) and the rest of the wrapped step. */
+ * The fields, each in milliseconds per pass: the whole pass (with its kernels
+ * unwrapped, so without the timer's own cost), then the time inside each
+ * kernel (wrapped: every call timed) and the rest of the wrapped pass. */
 #ifndef __wasm__
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
@@ -65,16 +67,17 @@ TIMED(SOFTMAX, softmax, (float *x, int n), (x, n))
 TIMED(QUANTIZE, quantize_q8, (int8_t *q, float *scales, const float *x, int n, int group_size),
       (q, scales, x, n, group_size))
 
-/* Milliseconds per decode step at position (the last of position + 1 tokens,
- * alternating between two characters, so that each call runs one token). */
-static double decode_ms(ttc_session *session, int *ids, int position, int repeats)
+/* Milliseconds per pass of tokens new tokens at positions position ..
+ * position + tokens - 1 (the first of them alternates between two characters,
+ * so that each call runs them all again). */
+static double pass_ms(ttc_session *session, int *ids, int position, int tokens, int repeats)
 {
     static float logits[TTC_VOCAB_SIZE];
     double total = 0.0;
     for (int r = 0; r < repeats; r++) {
         ids[position] = "xy"[r % 2];
         const double start = now_ms();
-        ttc_session_logits(session, ids, (size_t)position + 1, logits, 1);
+        ttc_session_logits(session, ids, (size_t)position + (size_t)tokens, logits, 1);
         total += now_ms() - start;
     }
     return total / repeats;
@@ -82,7 +85,7 @@ static double decode_ms(ttc_session *session, int *ids, int position, int repeat
 
 EXPORT("kernel_profile")
 double *kernel_profile(const void *data, size_t size, const char *kernels, int position,
-                       int repeats)
+                       int repeats, int tokens)
 {
     static double fields[PROFILE_FIELDS];
     static const char code[] =
@@ -94,18 +97,21 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
     ttc_session_options options;
     ttc_session_options_init(&options);
     options.kernels = kernels[0] == '\0' ? NULL : kernels; /* "": the best of this CPU */
-    if (position < 1 || repeats < 1 || ttc_model_load(data, size, &model) != TTC_OK ||
+    if (position < 1 || repeats < 1 || tokens < 1 ||
+        ttc_model_load(data, size, &model) != TTC_OK ||
+        (size_t)position + (size_t)tokens > (size_t)model->info.window ||
         ttc_session_create(model, &options, &session) != TTC_OK) {
         ttc_model_free(model);
         return NULL;
     }
-    int *ids = malloc(((size_t)position + 1) * sizeof *ids);
+    const int length = position + tokens;
+    int *ids = malloc((size_t)length * sizeof *ids);
     ids[0] = TTC_TOKEN_BOS;
-    for (int i = 1; i <= position; i++)
+    for (int i = 1; i < length; i++)
         ids[i] = code[(i - 1) % (sizeof code - 1)];
 
-    decode_ms(session, ids, position, 1); /* the first call runs the whole prefix */
-    fields[STEP] = decode_ms(session, ids, position, repeats);
+    pass_ms(session, ids, position, tokens, 1); /* the first call runs the whole prefix */
+    fields[STEP] = pass_ms(session, ids, position, tokens, repeats);
     ttc_kernels wrapped = *session->kernels;
     timed = session->kernels;
     wrapped.matmul_q8 = timed_matmul_q8;
@@ -116,7 +122,7 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
     session->kernels = &wrapped;
     for (int k = 0; k < N_KERNELS; k++)
         spent[k] = 0.0;
-    fields[REST] = decode_ms(session, ids, position, repeats);
+    fields[REST] = pass_ms(session, ids, position, tokens, repeats);
     for (int k = 0; k < N_KERNELS; k++) {
         fields[KERNEL_TIMES + k] = spent[k] / repeats;
         fields[REST] -= spent[k] / repeats;
@@ -132,8 +138,8 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
 #ifndef __wasm__
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: kernel_profile MODEL KERNELS POSITION REPEATS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: kernel_profile MODEL KERNELS POSITION REPEATS [TOKENS]\n");
         return 2;
     }
     FILE *file = fopen(argv[1], "rb");
@@ -148,7 +154,8 @@ int main(int argc, char **argv)
     const size_t read = fread(data, 1, (size_t)size, file);
     fclose(file);
     const double *fields = read == (size_t)size
-                               ? kernel_profile(data, read, argv[2], atoi(argv[3]), atoi(argv[4]))
+                               ? kernel_profile(data, read, argv[2], atoi(argv[3]), atoi(argv[4]),
+                                                argc == 6 ? atoi(argv[5]) : 1)
                                : NULL;
     free(data);
     if (fields == NULL) {

@@ -73,9 +73,15 @@ def test_kernel_profiler_builds_and_accounts_for_the_step(tiny_model_path: Path)
     step, *parts = profile["fields"]
     assert step > 0 and len(parts) == 6 and all(part >= 0 for part in parts)
     assert parts[0] > 0  # the matrix products run on every step
-    failed = subprocess.run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path),
-                             "no-such-kernels", "40", "20"], capture_output=True, text=True)
-    assert failed.returncode == 1 and "cannot profile" in failed.stderr
+    # Passes of 8 tokens (drafted decoding's verify pass), up to the window's end.
+    verify = json.loads(run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path),
+                             "generic", "248", "20", "8"]))
+    step, *parts = verify["fields"]
+    assert step > 0 and parts[0] > 0 and all(part >= 0 for part in parts)
+    for arguments in (["no-such-kernels", "40", "20"], ["generic", "250", "20", "8"]):
+        failed = subprocess.run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path),
+                                 *arguments], capture_output=True, text=True)
+        assert failed.returncode == 1 and "cannot profile" in failed.stderr
     with tempfile.TemporaryDirectory() as directory:
         module = Path(directory) / "profile.wasm"
         run(["bash", "web_demo/build_wasm.sh", "--profile", str(module)])
