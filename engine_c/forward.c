@@ -25,11 +25,17 @@ static void quantize_rows(ttc_session *s, const float *in, int n, int cols)
                                 in + (size_t)t * cols, cols, group_size);
 }
 
-/* out (n x m.rows) = the quantised rows (n x m.cols) times m transposed. */
+/* out (n x m.rows) = the quantised rows (n x m.cols) times m transposed; from
+ * the packed copy where the session's kernels packed it (the same result). */
 static void matmul(ttc_session *s, float *out, int n, const ttc_q8_matrix *m)
 {
-    s->kernels->matmul_q8(out, s->scratch.xq, s->scratch.xs, n, m->values, m->scales, m->rows,
-                          m->cols, s->model->info.group_size);
+    const int group_size = s->model->info.group_size;
+    if (m->packed && s->kernels->pack_q8 == s->model->weights_packed_by)
+        s->kernels->matmul_packed_q8(out, s->scratch.xq, s->scratch.xs, n, m->packed, m->rows,
+                                     m->cols, group_size);
+    else
+        s->kernels->matmul_q8(out, s->scratch.xq, s->scratch.xs, n, m->values, m->scales,
+                              m->rows, m->cols, group_size);
 }
 
 static void rope_tables(ttc_session *s, int n, int start)

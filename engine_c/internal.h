@@ -37,6 +37,7 @@ typedef struct {
     const int8_t *values; /* rows x cols */
     const float *scales;  /* rows x (cols / group_size) */
     int rows, cols;
+    const void *packed;   /* the same rearranged by the model's weights_packed_by, or NULL */
 } ttc_q8_matrix;
 
 typedef struct {
@@ -68,6 +69,12 @@ struct ttc_model {
     ttc_layer *layers;             /* (n_layers) */
     const float *final_norm;       /* (dim) */
     ttc_q8_matrix classifier;      /* (vocab_size, dim), the embedding when tied */
+
+    /* The matrices' packed copies (ttc_kernels.pack_q8 of this CPU's best
+     * kernels, when they have one; else NULL): sessions whose kernels share
+     * that pack_q8 multiply by these. */
+    void *packed_allocation;
+    void (*weights_packed_by)(void *, const int8_t *, const float *, int, int, int);
 };
 
 /* Scratch memory for one forward pass over up to max_batch tokens. */

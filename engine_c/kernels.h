@@ -152,6 +152,17 @@ typedef struct ttc_kernels {
      * floats are the integers in order, so its bits minus the magic number's
      * are exactly the rounded value. */
     void (*quantize_q8)(int8_t *q, float *scales, const float *x, int n, int group_size);
+
+    /* Optional, NULL in a set without them: matmul_q8 from weights this set
+     * rearranged once, when its fastest layout is not the file's. pack_q8
+     * writes packed_q8_size(rows, cols, group_size) bytes (any alignment) from
+     * w and ws as matmul_q8 takes them; matmul_packed_q8 then gives exactly
+     * matmul_q8's out. Two sets with the same pack_q8 share the layout. */
+    size_t (*packed_q8_size)(int rows, int cols, int group_size);
+    void (*pack_q8)(void *packed, const int8_t *w, const float *ws, int rows, int cols,
+                    int group_size);
+    void (*matmul_packed_q8)(float *out, const int8_t *x, const float *xs, int n_tokens,
+                             const void *packed, int rows, int cols, int group_size);
 } ttc_kernels;
 
 /* The reference kernels, always available. */

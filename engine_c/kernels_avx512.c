@@ -214,6 +214,122 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
     }
 }
 
+/* ---- matmul_q8 from packed weights (the VNNI set) ----
+ * The layout puts 16 weight rows side by side, 4 bytes of each to a register,
+ * so that one vpdpbusd adds 4 products to each row's own lane: no sums across
+ * lanes per group, and the weights of a tile are loaded once for up to 8
+ * tokens. Each tile (16 rows, the last tile repeating the last row) holds
+ *   cols / 4 chunks of 64 bytes: chunk c, row i at 4 i: w[row][4 c .. 4 c + 3]
+ *   per group, 16 weight scales (row i in lane i)
+ *   per group, 16 int32: 128 * the sum of the row's weights in the group.
+ * vpdpbusd multiplies unsigned bytes by signed ones: the token's bytes go in
+ * as x + 128 (a flipped top bit), and the group's sum then holds 128 * the
+ * sum of the weights too, subtracted exactly as an integer. */
+
+static size_t packed_tile_bytes(int cols, int group_size)
+{
+    const size_t groups = (size_t)(cols / group_size);
+    return 16 * (size_t)cols + groups * 16 * (sizeof(float) + sizeof(int32_t));
+}
+
+static size_t packed_q8_size(int rows, int cols, int group_size)
+{
+    return (size_t)((rows + 15) / 16) * packed_tile_bytes(cols, group_size);
+}
+
+static void pack_q8(void *packed, const int8_t *w, const float *ws, int rows, int cols,
+                    int group_size)
+{
+    const int groups = cols / group_size;
+    for (int r = 0; r < rows; r += 16) {
+        uint8_t *tile = (uint8_t *)packed + (size_t)(r / 16) * packed_tile_bytes(cols, group_size);
+        float *scales = (float *)(void *)(tile + 16 * (size_t)cols);
+        int32_t *sums = (int32_t *)(void *)(scales + (size_t)groups * 16);
+        const int8_t *rows16[16];
+        const float *scale_rows[16];
+        ttc_tile_rows(rows16, scale_rows, 16, w, ws, rows, r, cols, groups);
+        for (int i = 0; i < 16; i++) {
+            for (int c = 0; c < cols; c++)
+                tile[(size_t)(c / 4) * 64 + 4 * i + c % 4] = (uint8_t)rows16[i][c];
+            for (int g = 0; g < groups; g++) {
+                int32_t sum = 0;
+                for (int c = g * group_size; c < (g + 1) * group_size; c++)
+                    sum += rows16[i][c];
+                scales[g * 16 + i] = scale_rows[i][g];
+                sums[g * 16 + i] = 128 * sum;
+            }
+        }
+    }
+}
+
+/* Tokens t0 .. t0 + n_block - 1 (n_block <= 8, a constant where inlined). */
+INLINE_VNNI void packed_block(float *out, const int8_t *x, const float *xs, int t0, int n_block,
+                              const uint8_t *packed, int rows, int cols, int group_size)
+{
+    const int groups = cols / group_size;
+    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    for (int r = 0; r < rows; r += 16) {
+        const uint8_t *tile = packed + (size_t)(r / 16) * packed_tile_bytes(cols, group_size);
+        const float *scales = (const float *)(const void *)(tile + 16 * (size_t)cols);
+        const int32_t *sums = (const int32_t *)(const void *)(scales + (size_t)groups * 16);
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < n_block; t++)
+            acc[t] = _mm512_setzero_ps();
+        for (int g = 0; g < groups; g++) {
+            __m512i d[8];
+#pragma GCC unroll 8
+            for (int t = 0; t < n_block; t++)
+                d[t] = _mm512_setzero_si512();
+            for (int c = g * group_size; c < (g + 1) * group_size; c += 4) {
+                const __m512i wv = _mm512_loadu_si512((const void *)(tile + (size_t)c * 16));
+#pragma GCC unroll 8
+                for (int t = 0; t < n_block; t++) {
+                    int32_t four;
+                    __builtin_memcpy(&four, x + (size_t)(t0 + t) * cols + c, 4);
+                    const __m512i xv = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
+                    d[t] = _mm512_dpbusd_epi32(d[t], xv, wv);
+                }
+            }
+            const __m512i bias = _mm512_loadu_si512((const void *)(sums + g * 16));
+            const __m512 ws = _mm512_loadu_ps(scales + g * 16);
+            /* acc + (float)dot * (ws * xs), in the reference's order */
+#pragma GCC unroll 8
+            for (int t = 0; t < n_block; t++) {
+                const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(xs[(size_t)(t0 + t) * groups + g]));
+                const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(d[t], bias));
+                acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(dot, scale));
+            }
+        }
+        const __mmask16 valid = first_lanes(ttc_min_int(16, rows - r));
+#pragma GCC unroll 8
+        for (int t = 0; t < n_block; t++)
+            _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * rows + r, valid, acc[t]);
+    }
+}
+
+static TARGET_VNNI void matmul_packed_q8(float *out, const int8_t *x, const float *xs,
+                                         int n_tokens, const void *packed, int rows, int cols,
+                                         int group_size)
+{
+    /* One copy of the block per token count, so that its loops unroll and its
+     * sums stay in registers. */
+#define BLOCK(n) packed_block(out, x, xs, t0, n, packed, rows, cols, group_size)
+    for (int t0 = 0; t0 < n_tokens; t0 += 8) {
+        switch (ttc_min_int(8, n_tokens - t0)) {
+        case 1: BLOCK(1); break;
+        case 2: BLOCK(2); break;
+        case 3: BLOCK(3); break;
+        case 4: BLOCK(4); break;
+        case 5: BLOCK(5); break;
+        case 6: BLOCK(6); break;
+        case 7: BLOCK(7); break;
+        default: BLOCK(8); break;
+        }
+    }
+#undef BLOCK
+}
+
 /* ---- attention ---- */
 
 /* Keys are taken 16 at a time, each in a register of its own, up to 64
@@ -650,6 +766,9 @@ static const ttc_kernels kernels_avx512vnni = {
     .attention_values_q8 = attention_values_q8_vnni,
     .softmax = softmax,
     .quantize_q8 = quantize_q8,
+    .packed_q8_size = packed_q8_size,
+    .pack_q8 = pack_q8,
+    .matmul_packed_q8 = matmul_packed_q8,
 };
 
 static int cpu_has_avx512(void)

@@ -129,7 +129,18 @@ static int check_matmul(const ttc_kernels *k, int n_tokens, int rows, int cols, 
     check_mark(got, (int)sizeof got);
     ttc_kernels_generic.matmul_q8(want, x, xs, n_tokens, w, ws, rows, cols, group_size);
     k->matmul_q8(got, x, xs, n_tokens, w, ws, rows, cols, group_size);
-    return check_same(want, got, (n_out + CHECK_GUARD) * (int)sizeof(float));
+    int ok = check_same(want, got, (n_out + CHECK_GUARD) * (int)sizeof(float));
+    if (k->pack_q8) {
+        /* one tile of 16 rows: 16 x 128 weights, 4 groups of scales and sums */
+        static unsigned char packed[16 * 128 + 4 * 16 * 8];
+        if (k->packed_q8_size(rows, cols, group_size) > sizeof packed)
+            return 0;
+        k->pack_q8(packed, w, ws, rows, cols, group_size);
+        check_mark(got, (int)sizeof got);
+        k->matmul_packed_q8(got, x, xs, n_tokens, packed, rows, cols, group_size);
+        ok &= check_same(want, got, (n_out + CHECK_GUARD) * (int)sizeof(float));
+    }
+    return ok;
 }
 
 static int check_scores(const ttc_kernels *k, int n_keys, int head_dim, int style, uint32_t seed)

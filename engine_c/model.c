@@ -331,6 +331,50 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
     return status;
 }
 
+/* Every matrix that forward.c multiplies by, for pack_weights. */
+static int multiplied_matrices(ttc_model *m, ttc_q8_matrix **out)
+{
+    int n = 0;
+    for (int l = 0; l < m->info.n_layers; l++) {
+        ttc_layer *layer = &m->layers[l];
+        ttc_q8_matrix *each[] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
+                                 &layer->w1, &layer->w2, &layer->w3};
+        for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+            out[n++] = each[i];
+    }
+    out[n++] = &m->classifier;
+    return n;
+}
+
+/* Copies the weights in the layout of this CPU's best kernels, when they have
+ * one of their own; without the memory for it, the file's layout serves. */
+static void pack_weights(ttc_model *m)
+{
+    const ttc_kernels *k = ttc_kernels_best();
+    if (!k->pack_q8)
+        return;
+    const int group_size = m->info.group_size;
+    ttc_q8_matrix **matrices = malloc(sizeof *matrices * ((size_t)m->info.n_layers * 7 + 1));
+    if (!matrices)
+        return;
+    const int n = multiplied_matrices(m, matrices);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += k->packed_q8_size(matrices[i]->rows, matrices[i]->cols, group_size);
+    m->packed_allocation = malloc(total);
+    if (m->packed_allocation) {
+        uint8_t *at = m->packed_allocation;
+        for (int i = 0; i < n; i++) {
+            ttc_q8_matrix *matrix = matrices[i];
+            k->pack_q8(at, matrix->values, matrix->scales, matrix->rows, matrix->cols, group_size);
+            matrix->packed = at;
+            at += k->packed_q8_size(matrix->rows, matrix->cols, group_size);
+        }
+        m->weights_packed_by = k->pack_q8;
+    }
+    free(matrices);
+}
+
 ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out)
 {
     if (!out)
@@ -368,6 +412,7 @@ ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out)
         ttc_model_free(m);
         return status;
     }
+    pack_weights(m);
     *out = m;
     return TTC_OK;
 }
@@ -377,6 +422,7 @@ void ttc_model_free(ttc_model *model)
     if (!model)
         return;
     free(model->rope_frequency);
+    free(model->packed_allocation);
     free(model->layers);
     free(model->allocation);
     free(model);

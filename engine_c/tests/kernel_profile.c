@@ -12,7 +12,9 @@
  *
  * The fields, each in milliseconds per pass: the whole pass (with its kernels
  * unwrapped, so without the timer's own cost), then the time inside each
- * kernel (wrapped: every call timed) and the rest of the wrapped pass. */
+ * kernel (wrapped: every call timed) and the rest of the wrapped pass. Where
+ * the kernels multiply by a packed copy of the weights (AVX-512 VNNI), the
+ * same again with the file's layout: "file_layout" in the JSON (else null). */
 #ifndef __wasm__
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
@@ -55,6 +57,10 @@ TIMED(MATMUL, matmul_q8,
       (float *out, const int8_t *x, const float *xs, int n, const int8_t *w, const float *ws,
        int rows, int cols, int group_size),
       (out, x, xs, n, w, ws, rows, cols, group_size))
+TIMED(MATMUL, matmul_packed_q8,
+      (float *out, const int8_t *x, const float *xs, int n, const void *packed, int rows,
+       int cols, int group_size),
+      (out, x, xs, n, packed, rows, cols, group_size))
 TIMED(SCORES, attention_scores_q8,
       (float *out, const int8_t *q, float q_scale, const int8_t *keys, const float *key_scales,
        int n_keys, int head_dim, int key_stride),
@@ -83,11 +89,41 @@ static double pass_ms(ttc_session *session, int *ids, int position, int tokens, 
     return total / repeats;
 }
 
+/* fields[] for session's passes with kernels: the whole pass, then (every
+ * kernel call timed) each kernel's time and the rest. */
+static void profile(ttc_session *session, const ttc_kernels *kernels, int *ids, int position,
+                    int tokens, int repeats, double *fields)
+{
+    session->kernels = kernels;
+    fields[STEP] = pass_ms(session, ids, position, tokens, repeats);
+    ttc_kernels wrapped = *kernels;
+    timed = kernels;
+    wrapped.matmul_q8 = timed_matmul_q8;
+    if (wrapped.matmul_packed_q8)
+        wrapped.matmul_packed_q8 = timed_matmul_packed_q8;
+    wrapped.attention_scores_q8 = timed_attention_scores_q8;
+    wrapped.attention_values_q8 = timed_attention_values_q8;
+    wrapped.softmax = timed_softmax;
+    wrapped.quantize_q8 = timed_quantize_q8;
+    session->kernels = &wrapped;
+    for (int k = 0; k < N_KERNELS; k++)
+        spent[k] = 0.0;
+    fields[REST] = pass_ms(session, ids, position, tokens, repeats);
+    for (int k = 0; k < N_KERNELS; k++) {
+        fields[KERNEL_TIMES + k] = spent[k] / repeats;
+        fields[REST] -= spent[k] / repeats;
+    }
+    session->kernels = kernels;
+}
+
+/* PROFILE_FIELDS doubles for the kernels as the engine runs them, then as many
+ * with the weights in the file's layout where the kernels keep a packed copy
+ * (ttc_kernels.pack_q8), else -1s; NULL when the model or arguments are bad. */
 EXPORT("kernel_profile")
 double *kernel_profile(const void *data, size_t size, const char *kernels, int position,
                        int repeats, int tokens)
 {
-    static double fields[PROFILE_FIELDS];
+    static double fields[2 * PROFILE_FIELDS];
     static const char code[] =
         "def merge(left, right):\n    result = []\n    while left and right:\n"
         "        if left[0] <= right[0]:\n            result.append(left.pop(0))\n"
@@ -110,24 +146,19 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
     for (int i = 1; i < length; i++)
         ids[i] = code[(i - 1) % (sizeof code - 1)];
 
+    const ttc_kernels *engine_kernels = session->kernels;
     pass_ms(session, ids, position, tokens, 1); /* the first call runs the whole prefix */
-    fields[STEP] = pass_ms(session, ids, position, tokens, repeats);
-    ttc_kernels wrapped = *session->kernels;
-    timed = session->kernels;
-    wrapped.matmul_q8 = timed_matmul_q8;
-    wrapped.attention_scores_q8 = timed_attention_scores_q8;
-    wrapped.attention_values_q8 = timed_attention_values_q8;
-    wrapped.softmax = timed_softmax;
-    wrapped.quantize_q8 = timed_quantize_q8;
-    session->kernels = &wrapped;
-    for (int k = 0; k < N_KERNELS; k++)
-        spent[k] = 0.0;
-    fields[REST] = pass_ms(session, ids, position, tokens, repeats);
-    for (int k = 0; k < N_KERNELS; k++) {
-        fields[KERNEL_TIMES + k] = spent[k] / repeats;
-        fields[REST] -= spent[k] / repeats;
+    profile(session, engine_kernels, ids, position, tokens, repeats, fields);
+    if (engine_kernels->pack_q8 && model->weights_packed_by == engine_kernels->pack_q8) {
+        ttc_kernels file_layout = *engine_kernels;
+        file_layout.pack_q8 = NULL; /* forward.c then multiplies by the file's matrices */
+        profile(session, &file_layout, ids, position, tokens, repeats, fields + PROFILE_FIELDS);
+    } else {
+        for (int i = 0; i < PROFILE_FIELDS; i++)
+            fields[PROFILE_FIELDS + i] = -1.0;
     }
-    session->kernels = timed;
+    session->kernels = engine_kernels;
+    timed = engine_kernels;
 
     free(ids);
     ttc_session_free(session);
@@ -165,7 +196,14 @@ int main(int argc, char **argv)
     printf("{\"kernels\": \"%s\", \"fields\": [%.6f", timed->name, fields[0]);
     for (int i = 1; i < PROFILE_FIELDS; i++)
         printf(", %.6f", fields[i]);
-    printf("]}\n");
+    if (fields[PROFILE_FIELDS] < 0.0) {
+        printf("], \"file_layout\": null}\n");
+    } else {
+        printf("], \"file_layout\": [%.6f", fields[PROFILE_FIELDS]);
+        for (int i = PROFILE_FIELDS + 1; i < 2 * PROFILE_FIELDS; i++)
+            printf(", %.6f", fields[i]);
+        printf("]}\n");
+    }
     return 0;
 }
 #endif

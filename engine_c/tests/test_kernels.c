@@ -186,6 +186,15 @@ static void case_matmul(int n_tokens, int rows, int cols, int group_size)
         float *got = new_output(n_out);
         sets[s].k->matmul_q8(got, x.p, xs, n_tokens, w.p, ws, rows, cols, group_size);
         check(&sets[s], "matmul_q8", shape, want, got, n_out);
+        if (sets[s].k->pack_q8) {
+            void *packed = malloc(sets[s].k->packed_q8_size(rows, cols, group_size));
+            sets[s].k->pack_q8(packed, w.p, ws, rows, cols, group_size);
+            free(got);
+            got = new_output(n_out);
+            sets[s].k->matmul_packed_q8(got, x.p, xs, n_tokens, packed, rows, cols, group_size);
+            check(&sets[s], "matmul_packed_q8", shape, want, got, n_out);
+            free(packed);
+        }
         free(got);
     }
     free(want);
