@@ -74,7 +74,7 @@ struct ttc_model {
      * kernels, when they have one; else NULL): sessions whose kernels share
      * that pack_q8 multiply by these. */
     void *packed_allocation;
-    void (*weights_packed_by)(void *, const int8_t *, const float *, int, int, int);
+    ttc_pack_q8_fn *weights_packed_by;
 };
 
 /* Scratch memory for one forward pass over up to max_batch tokens. */

@@ -74,6 +74,10 @@ static inline void ttc_tile_rows(const int8_t **tile_rows, const float **tile_sc
     }
 }
 
+/* ttc_kernels.pack_q8 (below): rearranges a matrix for a set's matmul_packed_q8. */
+typedef void ttc_pack_q8_fn(void *packed, const int8_t *w, const float *ws, int rows, int cols,
+                            int group_size);
+
 typedef struct ttc_kernels {
     const char *name;
 
@@ -159,8 +163,7 @@ typedef struct ttc_kernels {
      * w and ws as matmul_q8 takes them; matmul_packed_q8 then gives exactly
      * matmul_q8's out. Two sets with the same pack_q8 share the layout. */
     size_t (*packed_q8_size)(int rows, int cols, int group_size);
-    void (*pack_q8)(void *packed, const int8_t *w, const float *ws, int rows, int cols,
-                    int group_size);
+    ttc_pack_q8_fn *pack_q8;
     void (*matmul_packed_q8)(float *out, const int8_t *x, const float *xs, int n_tokens,
                              const void *packed, int rows, int cols, int group_size);
 } ttc_kernels;

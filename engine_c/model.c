@@ -331,15 +331,18 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
     return status;
 }
 
-/* Every matrix that forward.c multiplies by, for pack_weights. */
+enum { LAYER_MATRICES = 7 };
+
+/* Every matrix that forward.c multiplies by, for pack_weights: n_layers *
+ * LAYER_MATRICES + 1 of them. */
 static int multiplied_matrices(ttc_model *m, ttc_q8_matrix **out)
 {
     int n = 0;
     for (int l = 0; l < m->info.n_layers; l++) {
         ttc_layer *layer = &m->layers[l];
-        ttc_q8_matrix *each[] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
-                                 &layer->w1, &layer->w2, &layer->w3};
-        for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+        ttc_q8_matrix *each[LAYER_MATRICES] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
+                                               &layer->w1, &layer->w2, &layer->w3};
+        for (int i = 0; i < LAYER_MATRICES; i++)
             out[n++] = each[i];
     }
     out[n++] = &m->classifier;
@@ -354,7 +357,8 @@ static void pack_weights(ttc_model *m)
     if (!k->pack_q8)
         return;
     const int group_size = m->info.group_size;
-    ttc_q8_matrix **matrices = malloc(sizeof *matrices * ((size_t)m->info.n_layers * 7 + 1));
+    ttc_q8_matrix **matrices =
+        malloc(sizeof *matrices * ((size_t)m->info.n_layers * LAYER_MATRICES + 1));
     if (!matrices)
         return;
     const int n = multiplied_matrices(m, matrices);
