@@ -226,25 +226,33 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
  * as x + 128 (a flipped top bit), and the group's sum then holds 128 * the
  * sum of the weights too, subtracted exactly as an integer. */
 
-static size_t packed_tile_bytes(int cols, int group_size)
+/* Byte offsets of a tile's parts: its scales and sums after the weights. */
+typedef struct {
+    size_t scales, sums, bytes;
+} packed_tile;
+
+static packed_tile packed_tile_layout(int cols, int group_size)
 {
-    const size_t groups = (size_t)(cols / group_size);
-    return 16 * (size_t)cols + groups * 16 * (sizeof(float) + sizeof(int32_t));
+    const size_t group_bytes = (size_t)(cols / group_size) * 16 * sizeof(float);
+    const size_t scales = 16 * (size_t)cols;
+    return (packed_tile){.scales = scales, .sums = scales + group_bytes,
+                         .bytes = scales + 2 * group_bytes}; /* int32 sums: as many bytes */
 }
 
 static size_t packed_q8_size(int rows, int cols, int group_size)
 {
-    return (size_t)((rows + 15) / 16) * packed_tile_bytes(cols, group_size);
+    return (size_t)((rows + 15) / 16) * packed_tile_layout(cols, group_size).bytes;
 }
 
 static void pack_q8(void *packed, const int8_t *w, const float *ws, int rows, int cols,
                     int group_size)
 {
     const int groups = cols / group_size;
+    const packed_tile layout = packed_tile_layout(cols, group_size);
     for (int r = 0; r < rows; r += 16) {
-        uint8_t *tile = (uint8_t *)packed + (size_t)(r / 16) * packed_tile_bytes(cols, group_size);
-        float *scales = (float *)(void *)(tile + 16 * (size_t)cols);
-        int32_t *sums = (int32_t *)(void *)(scales + (size_t)groups * 16);
+        uint8_t *tile = (uint8_t *)packed + (size_t)(r / 16) * layout.bytes;
+        float *scales = (float *)(void *)(tile + layout.scales);
+        int32_t *sums = (int32_t *)(void *)(tile + layout.sums);
         const int8_t *rows16[16];
         const float *scale_rows[16];
         ttc_tile_rows(rows16, scale_rows, 16, w, ws, rows, r, cols, groups);
@@ -267,11 +275,12 @@ INLINE_VNNI void packed_block(float *out, const int8_t *x, const float *xs, int 
                               const uint8_t *packed, int rows, int cols, int group_size)
 {
     const int groups = cols / group_size;
+    const packed_tile layout = packed_tile_layout(cols, group_size);
     const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     for (int r = 0; r < rows; r += 16) {
-        const uint8_t *tile = packed + (size_t)(r / 16) * packed_tile_bytes(cols, group_size);
-        const float *scales = (const float *)(const void *)(tile + 16 * (size_t)cols);
-        const int32_t *sums = (const int32_t *)(const void *)(scales + (size_t)groups * 16);
+        const uint8_t *tile = packed + (size_t)(r / 16) * layout.bytes;
+        const float *scales = (const float *)(const void *)(tile + layout.scales);
+        const int32_t *sums = (const int32_t *)(const void *)(tile + layout.sums);
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int t = 0; t < n_block; t++)

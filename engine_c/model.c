@@ -333,20 +333,21 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
 
 enum { LAYER_MATRICES = 7 };
 
-/* Every matrix that forward.c multiplies by, for pack_weights: n_layers *
- * LAYER_MATRICES + 1 of them. */
-static int multiplied_matrices(ttc_model *m, ttc_q8_matrix **out)
+/* The matrices forward.c multiplies by, n_layers * LAYER_MATRICES + 1 of
+ * them: layer by layer, then the classifier. */
+static int multiplied_count(const ttc_model *m)
 {
-    int n = 0;
-    for (int l = 0; l < m->info.n_layers; l++) {
-        ttc_layer *layer = &m->layers[l];
-        ttc_q8_matrix *each[LAYER_MATRICES] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
-                                               &layer->w1, &layer->w2, &layer->w3};
-        for (int i = 0; i < LAYER_MATRICES; i++)
-            out[n++] = each[i];
-    }
-    out[n++] = &m->classifier;
-    return n;
+    return m->info.n_layers * LAYER_MATRICES + 1;
+}
+
+static ttc_q8_matrix *multiplied_matrix(ttc_model *m, int index)
+{
+    if (index == m->info.n_layers * LAYER_MATRICES)
+        return &m->classifier;
+    ttc_layer *layer = &m->layers[index / LAYER_MATRICES];
+    ttc_q8_matrix *each[LAYER_MATRICES] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
+                                           &layer->w1, &layer->w2, &layer->w3};
+    return each[index % LAYER_MATRICES];
 }
 
 /* Copies the weights in the layout of this CPU's best kernels, when they have
@@ -357,26 +358,22 @@ static void pack_weights(ttc_model *m)
     if (!k->pack_q8)
         return;
     const int group_size = m->info.group_size;
-    ttc_q8_matrix **matrices =
-        malloc(sizeof *matrices * ((size_t)m->info.n_layers * LAYER_MATRICES + 1));
-    if (!matrices)
-        return;
-    const int n = multiplied_matrices(m, matrices);
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += k->packed_q8_size(matrices[i]->rows, matrices[i]->cols, group_size);
-    m->packed_allocation = malloc(total);
-    if (m->packed_allocation) {
-        uint8_t *at = m->packed_allocation;
-        for (int i = 0; i < n; i++) {
-            ttc_q8_matrix *matrix = matrices[i];
-            k->pack_q8(at, matrix->values, matrix->scales, matrix->rows, matrix->cols, group_size);
-            matrix->packed = at;
-            at += k->packed_q8_size(matrix->rows, matrix->cols, group_size);
-        }
-        m->weights_packed_by = k->pack_q8;
+    for (int i = 0; i < multiplied_count(m); i++) {
+        const ttc_q8_matrix *matrix = multiplied_matrix(m, i);
+        total += k->packed_q8_size(matrix->rows, matrix->cols, group_size);
     }
-    free(matrices);
+    m->packed_allocation = malloc(total);
+    if (!m->packed_allocation)
+        return;
+    uint8_t *at = m->packed_allocation;
+    for (int i = 0; i < multiplied_count(m); i++) {
+        ttc_q8_matrix *matrix = multiplied_matrix(m, i);
+        k->pack_q8(at, matrix->values, matrix->scales, matrix->rows, matrix->cols, group_size);
+        matrix->packed = at;
+        at += k->packed_q8_size(matrix->rows, matrix->cols, group_size);
+    }
+    m->weights_packed_by = k->pack_q8;
 }
 
 ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out)

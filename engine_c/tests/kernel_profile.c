@@ -157,6 +157,7 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
         for (int i = 0; i < PROFILE_FIELDS; i++)
             fields[PROFILE_FIELDS + i] = -1.0;
     }
+    /* Both pointed at file_layout, which ends with its block; main prints timed's name. */
     session->kernels = engine_kernels;
     timed = engine_kernels;
 
