@@ -14,8 +14,9 @@ median over the rounds, in milliseconds per pass (one decode step unless --token
 the kernels) come from a second run with every kernel call timed, so they add up to a
 little more than "step". --tokens 1,8 also profiles passes of 8 new tokens (the verify
 pass of drafted decoding) and gives each part's cost against one token's. Where the native
-kernels multiply by a packed copy of the weights (AVX-512 VNNI), the same pass with the
-file's layout is profiled too, side by side.
+kernels keep packed copies (AVX-512 VNNI: the weights, and the keys whose scores several
+queries take at once), the same pass without them (the weights in the file's layout, the
+scores one query at a time) is profiled too, side by side.
 """
 
 from __future__ import annotations
@@ -70,40 +71,40 @@ def build(directory: Path) -> Path:
 
 def native_profile(model: Path, position: int, repeats: int,
                    tokens: int) -> tuple[str, list[float], list[float] | None]:
-    """(the kernels' name, the fields, the fields with the weights in the file's layout
-    where the kernels multiply by a packed copy, else None) of the native profiler."""
+    """(the kernels' name, the fields, the fields without the packed copies where the
+    kernels keep them, else None) of the native profiler."""
     command = [str(NATIVE), str(model), "", str(position), str(repeats), str(tokens)]
     found = json.loads(subprocess.run(command, capture_output=True, text=True,
                                       check=True).stdout)
-    return found["kernels"], found["fields"], found["file_layout"]
+    return found["kernels"], found["fields"], found["unpacked"]
 
 
 def ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}x" if denominator > 0 else "-"
 
 
-def table(passes: list[tuple[int, int]], native: dict, wasm: dict, file_layout: dict) -> str:
+def table(passes: list[tuple[int, int]], native: dict, wasm: dict, unpacked: dict) -> str:
     """One row per (position, tokens) and part; against one token where it was measured;
-    the native kernels with the file's weight layout where they keep a packed copy."""
+    the native kernels without their packed copies where they keep them."""
     lines = ["| position | tokens | part | native ms | wasm ms | wasm / native "
-             "| native / 1 token | wasm / 1 token | native, file layout ms "
-             "| file layout / packed |",
+             "| native / 1 token | wasm / 1 token | native, unpacked ms "
+             "| unpacked / packed |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for position, tokens in passes:
         for index, name in enumerate(FIELDS):
             n, w = (statistics.median(run[index] for run in runs[position, tokens])
                     for runs in (native, wasm))
-            unpacked = ["-", "-"]
-            if file_layout[position, tokens]:
-                f = statistics.median(run[index] for run in file_layout[position, tokens])
-                unpacked = [f"{f:.4f}", ratio(f, n)]
+            without_packing = ["-", "-"]
+            if unpacked[position, tokens]:
+                u = statistics.median(run[index] for run in unpacked[position, tokens])
+                without_packing = [f"{u:.4f}", ratio(u, n)]
             against_one = ["-", "-"]
             if tokens > 1 and (position, 1) in native:
                 against_one = [ratio(value, statistics.median(
                     run[index] for run in runs[position, 1]))
                     for value, runs in ((n, native), (w, wasm))]
             lines.append(f"| {position} | {tokens} | {name} | {n:.4f} | {w:.4f} "
-                         f"| {ratio(w, n)} | {' | '.join(against_one + unpacked)} |")
+                         f"| {ratio(w, n)} | {' | '.join(against_one + without_packing)} |")
     return "\n".join(lines)
 
 
@@ -127,7 +128,7 @@ def main() -> int:
         shutil.copy(model, directory / "model.ttc")
         native: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
         wasm: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
-        file_layout: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
+        unpacked: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
         # Cross-origin isolated: performance.now() steps 5 µs there instead of 100 µs.
         with static_site(directory, isolated=True) as site, chromium() as browser:
             page = browser.new_page()
@@ -136,11 +137,11 @@ def main() -> int:
                 for position, tokens in passes:
                     for path in ("native", "wasm") if round_index % 2 else ("wasm", "native"):
                         if path == "native":
-                            kernels, fields, unpacked = native_profile(
+                            kernels, fields, fields_unpacked = native_profile(
                                 model, position, args.repeats, tokens)
                             native[position, tokens].append(fields)
-                            if unpacked:
-                                file_layout[position, tokens].append(unpacked)
+                            if fields_unpacked:
+                                unpacked[position, tokens].append(fields_unpacked)
                         else:
                             wasm[position, tokens].append(page.evaluate(
                                 WASM_PROFILE, [position, args.repeats, tokens, len(FIELDS)]))
@@ -149,7 +150,7 @@ def main() -> int:
     print(f"{cpu_name()}; native: kernels {kernels}, one thread; wasm: the relaxed-SIMD module in "
           f"headless Chromium {browser_version}; {args.repeats} passes per measure, "
           f"median of {args.rounds} interleaved rounds; ms per pass of the tokens\n")
-    print(table(passes, native, wasm, file_layout))
+    print(table(passes, native, wasm, unpacked))
     return 0
 
 

@@ -1,7 +1,8 @@
 /* The transformer forward pass over a batch of tokens: every matrix product
- * takes the whole batch at once (matrix-matrix), attention runs per token
- * against the key/value cache. The results for a token do not depend on how
- * the tokens were batched, so a reused session equals a fresh one bit for bit. */
+ * takes the whole batch at once (matrix-matrix), attention takes the batch's
+ * query heads of each kv head a few at a time against the key/value cache.
+ * The results for a token do not depend on how the tokens were batched, so a
+ * reused session equals a fresh one bit for bit. */
 #include "internal.h"
 
 static void rmsnorm(float *out, const float *x, const float *weight, int dim, float eps)
@@ -83,6 +84,13 @@ static int8_t *head_values(const ttc_session *s, int layer, int kv_head)
                                     ttc_value_cache_positions(m->info.window) * m->head_dim;
 }
 
+/* The packed copy of one (layer, kv head)'s keys (ttc_kv_cache.keys_packed). */
+static uint8_t *head_packed_keys(const ttc_session *s, int layer, int kv_head)
+{
+    return (uint8_t *)s->cache.keys_packed +
+           ((size_t)layer * s->model->info.n_kv_heads + kv_head) * s->cache.packed_key_bytes;
+}
+
 static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
 {
     const ttc_model *m = s->model;
@@ -97,8 +105,10 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
     int8_t *value = s->scratch.head_q; /* free until attention */
     for (int h = 0; h < m->info.n_kv_heads; h++) {
         const size_t scale = ((size_t)layer * m->info.n_kv_heads + h) * window + pos;
-        s->kernels->quantize_q8(head_keys(s, layer, h) + (size_t)pos * head_dim,
-                                c->key_scales + scale, k + h * head_dim, head_dim, head_dim);
+        int8_t *key = head_keys(s, layer, h) + (size_t)pos * head_dim;
+        s->kernels->quantize_q8(key, c->key_scales + scale, k + h * head_dim, head_dim, head_dim);
+        if (c->keys_packed)
+            c->keys_packed_by(head_packed_keys(s, layer, h), pos, key, head_dim);
         s->kernels->quantize_q8(value, c->value_scales + scale, v + h * head_dim, head_dim,
                                 head_dim);
         /* The first position of a group also zeroes the group's other
@@ -114,25 +124,66 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
     }
 }
 
-/* One query head against the cached keys 0..n_keys-1 of its kv head (int8 cache). */
-static void attend_q8(ttc_session *s, float *out, const float *q, int layer, int kv_head,
-                      int n_keys)
+/* Scores of query heads j < n_queries (quantised in scratch.head_q, their
+ * scales query_scales[j]) against keys 0 .. n_keys[j] - 1 of one (layer, kv
+ * head), query j's in scratch.scores + j * window: all at once where the
+ * session's kernels read its packed keys (the rows of earlier queries then
+ * hold scores of keys they do not see, never read), else one by one. */
+static void attention_scores(ttc_session *s, int layer, int kv_head, int n_queries,
+                             const float *query_scales, const int *n_keys)
 {
     const ttc_model *m = s->model;
     const ttc_kv_cache *c = &s->cache;
-    const int head_dim = m->head_dim;
-    const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * m->info.window;
-    float q_scale;
-    s->kernels->quantize_q8(s->scratch.head_q, &q_scale, q, head_dim, head_dim);
-    /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
-    q_scale *= 1.0f / __builtin_sqrtf((float)head_dim);
-    float *scores = s->scratch.scores;
-    s->kernels->attention_scores_q8(scores, s->scratch.head_q, q_scale,
-                                    head_keys(s, layer, kv_head), c->key_scales + scales, n_keys,
-                                    head_dim, head_dim);
-    s->kernels->softmax(scores, n_keys);
-    s->kernels->attention_values_q8(out, scores, head_values(s, layer, kv_head),
-                                    c->value_scales + scales, n_keys, head_dim);
+    const int head_dim = m->head_dim, window = m->info.window;
+    const float *key_scales = c->key_scales + ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    if (c->keys_packed && s->kernels->pack_key == c->keys_packed_by) {
+        s->kernels->attention_scores_packed_q8(s->scratch.scores, window, s->scratch.head_q,
+                                               query_scales, n_queries,
+                                               head_packed_keys(s, layer, kv_head), key_scales,
+                                               n_keys[n_queries - 1], head_dim);
+        return;
+    }
+    for (int j = 0; j < n_queries; j++)
+        s->kernels->attention_scores_q8(s->scratch.scores + (size_t)j * window,
+                                        s->scratch.head_q + (size_t)j * head_dim,
+                                        query_scales[j], head_keys(s, layer, kv_head),
+                                        key_scales, n_keys[j], head_dim, head_dim);
+}
+
+/* The attention of every query head of kv head kv_head for the pass's n
+ * tokens (int8 cache), TTC_ATTENTION_QUERIES of them at a time in order of
+ * token, then head; token t sees the keys 0 .. start + t. */
+static void attend_q8(ttc_session *s, int layer, int kv_head, int n, int start)
+{
+    const ttc_model *m = s->model;
+    ttc_scratch *x = &s->scratch;
+    const int head_dim = m->head_dim, window = m->info.window;
+    const int heads_per_kv = m->info.n_heads / m->info.n_kv_heads, total = n * heads_per_kv;
+    const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    for (int first = 0; first < total; first += TTC_ATTENTION_QUERIES) {
+        const int count = ttc_min_int(TTC_ATTENTION_QUERIES, total - first);
+        size_t head[TTC_ATTENTION_QUERIES]; /* of each query in x->q and x->attention */
+        int n_keys[TTC_ATTENTION_QUERIES];
+        float query_scales[TTC_ATTENTION_QUERIES];
+        for (int j = 0; j < count; j++) {
+            const int t = (first + j) / heads_per_kv;
+            const int h = kv_head * heads_per_kv + (first + j) % heads_per_kv;
+            head[j] = (size_t)t * m->info.dim + (size_t)h * head_dim;
+            n_keys[j] = start + t + 1;
+            s->kernels->quantize_q8(x->head_q + (size_t)j * head_dim, &query_scales[j],
+                                    x->q + head[j], head_dim, head_dim);
+            /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
+            query_scales[j] *= 1.0f / __builtin_sqrtf((float)head_dim);
+        }
+        attention_scores(s, layer, kv_head, count, query_scales, n_keys);
+        for (int j = 0; j < count; j++) {
+            float *scores = x->scores + (size_t)j * window;
+            s->kernels->softmax(scores, n_keys[j]);
+            s->kernels->attention_values_q8(x->attention + head[j], scores,
+                                            head_values(s, layer, kv_head),
+                                            s->cache.value_scales + scales, n_keys[j], head_dim);
+        }
+    }
 }
 
 /* The same in fp32 with plain loops: llama2.c's way, the reference path. */
@@ -179,16 +230,16 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
         rope(x->k + (size_t)t * kv_dim, m->info.n_kv_heads, head_dim, cos_t, sin_t);
         store_kv(s, layer, start + t, x->k + (size_t)t * kv_dim, x->v + (size_t)t * kv_dim);
     }
-    for (int t = 0; t < n; t++) {
-        for (int h = 0; h < m->info.n_heads; h++) {
-            const size_t head = (size_t)t * dim + (size_t)h * head_dim;
-            if (s->cache.precision == TTC_KV_F32)
+    if (s->cache.precision == TTC_KV_F32) {
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < m->info.n_heads; h++) {
+                const size_t head = (size_t)t * dim + (size_t)h * head_dim;
                 attend_f32(s, x->attention + head, x->q + head, layer, h / heads_per_kv,
                            start + t + 1);
-            else
-                attend_q8(s, x->attention + head, x->q + head, layer, h / heads_per_kv,
-                          start + t + 1);
-        }
+            }
+    } else {
+        for (int kv_head = 0; kv_head < m->info.n_kv_heads; kv_head++)
+            attend_q8(s, layer, kv_head, n, start);
     }
     quantize_rows(s, x->attention, n, dim);
     matmul(s, x->normed, n, &w->wo);

@@ -87,13 +87,18 @@ typedef struct {
     float *attention;  /* (batch, q_dim) attention output */
     float *gate;       /* (batch, hidden_dim) */
     float *up;         /* (batch, hidden_dim) */
-    float *scores;     /* (window) attention scores of one head */
+    float *scores;     /* (TTC_ATTENTION_QUERIES, window) attention scores of query heads */
     float *rope_cos;   /* (batch, head_dim / 2) */
     float *rope_sin;   /* (batch, head_dim / 2) */
     int8_t *xq;        /* (batch, max(dim, q_dim, hidden_dim)) quantised activations */
     float *xs;         /* their group scales */
-    int8_t *head_q;    /* (head_dim) one quantised query head */
+    int8_t *head_q;    /* (TTC_ATTENTION_QUERIES, head_dim) quantised query heads */
 } ttc_scratch;
+
+/* Query heads (of a pass's tokens, sharing a kv head) whose attention scores
+ * are taken together: ttc_kernels.attention_scores_packed_q8 reads each key
+ * once for all of them. */
+enum { TTC_ATTENTION_QUERIES = 8 };
 
 /* Positions held per (layer, kv head) in the int8 value cache: the window
  * rounded up to whole groups of attention_values_q8 (kernels.h). */
@@ -112,6 +117,11 @@ typedef struct {
                         * positions in groups of 4 interleaved byte by byte (kernels.h) */
     float *key_scales, *value_scales; /* (layers, n_kv_heads, window) */
     float *keys_f32, *values_f32;    /* (layers, window, kv_dim) */
+    /* The int8 keys again, packed by the session's kernels' pack_key when they
+     * have one (else NULL): (layers, n_kv_heads) copies of packed_key_bytes. */
+    void *keys_packed;
+    size_t packed_key_bytes;
+    ttc_pack_key_fn *keys_packed_by;
 } ttc_kv_cache;
 
 /* memory.c: the document memory, a cache model over the document's own text. */

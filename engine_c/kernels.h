@@ -78,6 +78,9 @@ static inline void ttc_tile_rows(const int8_t **tile_rows, const float **tile_sc
 typedef void ttc_pack_q8_fn(void *packed, const int8_t *w, const float *ws, int rows, int cols,
                             int group_size);
 
+/* ttc_kernels.pack_key (below): writes one position's key into a set's packed key cache. */
+typedef void ttc_pack_key_fn(void *packed_keys, int position, const int8_t *key, int head_dim);
+
 typedef struct ttc_kernels {
     const char *name;
 
@@ -166,6 +169,25 @@ typedef struct ttc_kernels {
     ttc_pack_q8_fn *pack_q8;
     void (*matmul_packed_q8)(float *out, const int8_t *x, const float *xs, int n_tokens,
                              const void *packed, int rows, int cols, int group_size);
+
+    /* Optional, NULL in a set without them: attention_scores_q8 for several
+     * queries at once, from a copy of a key cache in this set's own layout.
+     * packed_keys_size(positions, head_dim) is the size in bytes (any
+     * alignment) of a copy for positions 0 .. positions - 1; pack_key writes
+     * one position's head_dim int8 key into it (positions in any order).
+     * attention_scores_packed_q8 then gives, for each query j < n_queries
+     * (head_dim int8 at queries + j * head_dim, its scale query_scales[j]),
+     *   out[j * out_stride + t] = attention_scores_q8's out[t] for that query
+     * for t < n_keys (out_stride >= n_keys), exactly, once positions 0 ..
+     * n_keys - 1 are packed. It may read the bytes of later positions in the
+     * copy, whatever they hold, but they never reach out. Two sets with the
+     * same pack_key share the layout. */
+    size_t (*packed_keys_size)(int positions, int head_dim);
+    ttc_pack_key_fn *pack_key;
+    void (*attention_scores_packed_q8)(float *out, int out_stride, const int8_t *queries,
+                                       const float *query_scales, int n_queries,
+                                       const void *packed_keys, const float *key_scales,
+                                       int n_keys, int head_dim);
 } ttc_kernels;
 
 /* The reference kernels, always available. */

@@ -270,13 +270,36 @@ static void pack_q8(void *packed, const int8_t *w, const float *ws, int rows, in
     }
 }
 
+/* 4 int8 at p in every lane, as x + 128 (the top bit flipped): the unsigned
+ * side of vpdpbusd. */
+INLINE __m512i broadcast_flipped(const int8_t *p)
+{
+    int32_t four;
+    __builtin_memcpy(&four, p, sizeof four);
+    return _mm512_xor_si512(_mm512_set1_epi32(four), _mm512_set1_epi32((int)0x80808080u));
+}
+
+/* BLOCK(n) for n = the smaller of 8 and remaining, as a constant: one copy of
+ * a block per count of tokens (or queries), so that its loops unroll and its
+ * sums stay in registers. */
+#define BLOCK_OF_UP_TO_8(remaining, BLOCK)   \
+    switch (ttc_min_int(8, remaining)) {     \
+    case 1: BLOCK(1); break;                 \
+    case 2: BLOCK(2); break;                 \
+    case 3: BLOCK(3); break;                 \
+    case 4: BLOCK(4); break;                 \
+    case 5: BLOCK(5); break;                 \
+    case 6: BLOCK(6); break;                 \
+    case 7: BLOCK(7); break;                 \
+    default: BLOCK(8); break;                \
+    }
+
 /* Tokens t0 .. t0 + n_block - 1 (n_block <= 8, a constant where inlined). */
 INLINE_VNNI void packed_block(float *out, const int8_t *x, const float *xs, int t0, int n_block,
                               const uint8_t *packed, int rows, int cols, int group_size)
 {
     const int groups = cols / group_size;
     const packed_tile layout = packed_tile_layout(cols, group_size);
-    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     for (int r = 0; r < rows; r += 16) {
         const uint8_t *tile = packed + (size_t)(r / 16) * layout.bytes;
         const float *scales = (const float *)(const void *)(tile + layout.scales);
@@ -293,12 +316,9 @@ INLINE_VNNI void packed_block(float *out, const int8_t *x, const float *xs, int 
             for (int c = g * group_size; c < (g + 1) * group_size; c += 4) {
                 const __m512i wv = _mm512_loadu_si512((const void *)(tile + (size_t)c * 16));
 #pragma GCC unroll 8
-                for (int t = 0; t < n_block; t++) {
-                    int32_t four;
-                    __builtin_memcpy(&four, x + (size_t)(t0 + t) * cols + c, 4);
-                    const __m512i xv = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
-                    d[t] = _mm512_dpbusd_epi32(d[t], xv, wv);
-                }
+                for (int t = 0; t < n_block; t++)
+                    d[t] = _mm512_dpbusd_epi32(
+                        d[t], broadcast_flipped(x + (size_t)(t0 + t) * cols + c), wv);
             }
             const __m512i bias = _mm512_loadu_si512((const void *)(sums + g * 16));
             const __m512 ws = _mm512_loadu_ps(scales + g * 16);
@@ -321,21 +341,9 @@ static TARGET_VNNI void matmul_packed_q8(float *out, const int8_t *x, const floa
                                          int n_tokens, const void *packed, int rows, int cols,
                                          int group_size)
 {
-    /* One copy of the block per token count, so that its loops unroll and its
-     * sums stay in registers. */
 #define BLOCK(n) packed_block(out, x, xs, t0, n, packed, rows, cols, group_size)
-    for (int t0 = 0; t0 < n_tokens; t0 += 8) {
-        switch (ttc_min_int(8, n_tokens - t0)) {
-        case 1: BLOCK(1); break;
-        case 2: BLOCK(2); break;
-        case 3: BLOCK(3); break;
-        case 4: BLOCK(4); break;
-        case 5: BLOCK(5); break;
-        case 6: BLOCK(6); break;
-        case 7: BLOCK(7); break;
-        default: BLOCK(8); break;
-        }
-    }
+    for (int t0 = 0; t0 < n_tokens; t0 += 8)
+        BLOCK_OF_UP_TO_8(n_tokens - t0, BLOCK);
 #undef BLOCK
 }
 
@@ -429,6 +437,103 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
             k[j] = keys + (size_t)(t + ttc_min_int(j, n - 1)) * s;
         scores_block(out + t, q, qs, k, key_scales + t, n, head_dim, dot_add);
     }
+}
+
+/* ---- attention scores from packed keys (the VNNI set) ----
+ * The key cache's copy in the packed weights' layout: 16 positions side by
+ * side, 4 bytes of each to a register, so that one vpdpbusd adds to 16 keys'
+ * own lanes, and up to 8 queries share each load of a block. A block of 16
+ * positions holds
+ *   (head_dim + 3) / 4 chunks of 64 bytes: chunk c, position i at 4 i:
+ *     key[4 c .. 4 c + 3] (zeros past head_dim)
+ *   16 int32: 128 * the sum of each position's key bytes.
+ * The queries' bytes go in as x + 128, as the tokens' do for the weights. */
+
+static size_t key_block_bytes(int head_dim)
+{
+    return (size_t)(head_dim + 3) / 4 * 64 + 16 * sizeof(int32_t);
+}
+
+static size_t packed_keys_size(int positions, int head_dim)
+{
+    return (size_t)((positions + 15) / 16) * key_block_bytes(head_dim);
+}
+
+static void pack_key(void *packed_keys, int position, const int8_t *key, int head_dim)
+{
+    uint8_t *block = (uint8_t *)packed_keys + (size_t)(position / 16) * key_block_bytes(head_dim);
+    const int lane = position % 16, chunks = (head_dim + 3) / 4;
+    int32_t sum = 0;
+    for (int i = 0; i < 4 * chunks; i++) {
+        const int8_t byte = i < head_dim ? key[i] : 0;
+        block[(size_t)(i / 4) * 64 + 4 * lane + i % 4] = (uint8_t)byte;
+        sum += byte;
+    }
+    sum *= 128;
+    __builtin_memcpy(block + (size_t)chunks * 64 + 4 * lane, &sum, sizeof sum);
+}
+
+/* Queries q0 .. q0 + n_block - 1 (n_block <= 8, a constant where inlined)
+ * against keys 0 .. n_keys - 1. */
+INLINE_VNNI void packed_scores_block(float *out, int out_stride, const int8_t *queries,
+                                     const float *query_scales, int q0, int n_block,
+                                     const uint8_t *packed_keys, const float *key_scales,
+                                     int n_keys, int head_dim)
+{
+    const int whole = head_dim / 4, chunks = (head_dim + 3) / 4;
+    const size_t block_bytes = key_block_bytes(head_dim);
+    const int8_t *q = queries + (size_t)q0 * head_dim;
+    for (int t = 0; t < n_keys; t += 16) {
+        const uint8_t *block = packed_keys + (size_t)(t / 16) * block_bytes;
+        __m512i d[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < n_block; j++)
+            d[j] = _mm512_setzero_si512();
+        for (int c = 0; c < whole; c++) {
+            const __m512i kv = _mm512_loadu_si512((const void *)(block + (size_t)c * 64));
+#pragma GCC unroll 8
+            for (int j = 0; j < n_block; j++)
+                d[j] = _mm512_dpbusd_epi32(
+                    d[j], broadcast_flipped(q + (size_t)j * head_dim + 4 * c), kv);
+        }
+        if (whole < chunks) {
+            /* the last chunk's missing bytes as 0 (their keys' bytes are 0 too) */
+            const __m512i kv = _mm512_loadu_si512((const void *)(block + (size_t)whole * 64));
+#pragma GCC unroll 8
+            for (int j = 0; j < n_block; j++) {
+                int8_t tail[4] = {0, 0, 0, 0};
+                __builtin_memcpy(tail, q + (size_t)j * head_dim + 4 * whole,
+                                 (size_t)(head_dim - 4 * whole));
+                d[j] = _mm512_dpbusd_epi32(d[j], broadcast_flipped(tail), kv);
+            }
+        }
+        const __m512i bias = _mm512_loadu_si512((const void *)(block + (size_t)chunks * 64));
+        const __mmask16 valid = first_lanes(ttc_min_int(16, n_keys - t));
+        const __m512 ks = _mm512_maskz_loadu_ps(valid, key_scales + t);
+        /* (float)dot * (q_scale * key_scale), as attention_scores_q8 */
+#pragma GCC unroll 8
+        for (int j = 0; j < n_block; j++) {
+            const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(query_scales[q0 + j]), ks);
+            const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(d[j], bias));
+            _mm512_mask_storeu_ps(out + (size_t)(q0 + j) * out_stride + t, valid,
+                                  _mm512_mul_ps(dot, scale));
+        }
+    }
+}
+
+static TARGET_VNNI void attention_scores_packed_q8(float *out, int out_stride,
+                                                   const int8_t *queries,
+                                                   const float *query_scales, int n_queries,
+                                                   const void *packed_keys,
+                                                   const float *key_scales, int n_keys,
+                                                   int head_dim)
+{
+#define BLOCK(n)                                                                          \
+    packed_scores_block(out, out_stride, queries, query_scales, q0, n, packed_keys,       \
+                        key_scales, n_keys, head_dim)
+    for (int q0 = 0; q0 < n_queries; q0 += 8)
+        BLOCK_OF_UP_TO_8(n_queries - q0, BLOCK);
+#undef BLOCK
 }
 
 /* ---- attention_values_q8 ----
@@ -778,6 +883,9 @@ static const ttc_kernels kernels_avx512vnni = {
     .packed_q8_size = packed_q8_size,
     .pack_q8 = pack_q8,
     .matmul_packed_q8 = matmul_packed_q8,
+    .packed_keys_size = packed_keys_size,
+    .pack_key = pack_key,
+    .attention_scores_packed_q8 = attention_scores_packed_q8,
 };
 
 static int cpu_has_avx512(void)

@@ -156,7 +156,32 @@ static int check_scores(const ttc_kernels *k, int n_keys, int head_dim, int styl
     ttc_kernels_generic.attention_scores_q8(want, q, 0.0123f, keys, key_scales, n_keys, head_dim,
                                            STRIDE);
     k->attention_scores_q8(got, q, 0.0123f, keys, key_scales, n_keys, head_dim, STRIDE);
-    return check_same(want, got, (n_keys + CHECK_GUARD) * (int)sizeof(float));
+    int ok = check_same(want, got, (n_keys + CHECK_GUARD) * (int)sizeof(float));
+    if (k->pack_key) {
+        /* two queries, the second the last key's bytes, both rows in want and got */
+        static unsigned char packed[4096]; /* room for these shapes in a layout's copy */
+        int8_t queries[2 * STRIDE];
+        const float query_scales[2] = {0.0123f, -0.5f};
+        float want2[2 * KEYS + CHECK_GUARD], got2[2 * KEYS + CHECK_GUARD];
+        if (k->packed_keys_size(n_keys, head_dim) > sizeof packed)
+            return 0;
+        for (int i = 0; i < head_dim; i++) {
+            queries[i] = q[i];
+            queries[head_dim + i] = keys[(n_keys - 1) * STRIDE + i];
+        }
+        check_mark(want2, (int)sizeof want2);
+        check_mark(got2, (int)sizeof got2);
+        for (int j = 0; j < 2; j++)
+            ttc_kernels_generic.attention_scores_q8(want2 + j * n_keys, queries + j * head_dim,
+                                                   query_scales[j], keys, key_scales, n_keys,
+                                                   head_dim, STRIDE);
+        for (int t = 0; t < n_keys; t++)
+            k->pack_key(packed, t, keys + t * STRIDE, head_dim);
+        k->attention_scores_packed_q8(got2, n_keys, queries, query_scales, 2, packed, key_scales,
+                                      n_keys, head_dim);
+        ok &= check_same(want2, got2, (2 * n_keys + CHECK_GUARD) * (int)sizeof(float));
+    }
+    return ok;
 }
 
 static int check_values(const ttc_kernels *k, int n_values, int head_dim, int style,

@@ -40,6 +40,21 @@ static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
     return p;
 }
 
+/* Zeroed, so that no byte the packed scores kernel reads past the cached
+ * positions is uninitialised (it never reaches a score). */
+static void allocate_packed_keys(ttc_session *s, int *failed)
+{
+    const ttc_model *m = s->model;
+    ttc_kv_cache *c = &s->cache;
+    c->packed_key_bytes = s->kernels->packed_keys_size(m->info.window, m->head_dim);
+    const size_t copies = (size_t)m->info.n_layers * m->info.n_kv_heads;
+    c->keys_packed = allocate(s, copies, c->packed_key_bytes, failed);
+    if (c->keys_packed) {
+        ttc_memset(c->keys_packed, 0, copies * c->packed_key_bytes);
+        c->keys_packed_by = s->kernels->pack_key;
+    }
+}
+
 static int allocate_buffers(ttc_session *s)
 {
     const ttc_model *m = s->model;
@@ -62,6 +77,8 @@ static int allocate_buffers(ttc_session *s)
         s->cache.values_q8 = allocate(s, value_cache, 1, &failed);
         s->cache.key_scales = allocate(s, cache_scales, sizeof(float), &failed);
         s->cache.value_scales = allocate(s, cache_scales, sizeof(float), &failed);
+        if (s->kernels->pack_key)
+            allocate_packed_keys(s, &failed);
     }
     x->x = allocate(s, batch * dim, sizeof(float), &failed);
     x->normed = allocate(s, batch * dim, sizeof(float), &failed);
@@ -71,12 +88,12 @@ static int allocate_buffers(ttc_session *s)
     x->attention = allocate(s, batch * dim, sizeof(float), &failed);
     x->gate = allocate(s, batch * hidden, sizeof(float), &failed);
     x->up = allocate(s, batch * hidden, sizeof(float), &failed);
-    x->scores = allocate(s, window, sizeof(float), &failed);
+    x->scores = allocate(s, TTC_ATTENTION_QUERIES * window, sizeof(float), &failed);
     x->rope_cos = allocate(s, batch * pairs, sizeof(float), &failed);
     x->rope_sin = allocate(s, batch * pairs, sizeof(float), &failed);
     x->xq = allocate(s, batch * widest, 1, &failed);
     x->xs = allocate(s, batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
-    x->head_q = allocate(s, (size_t)m->head_dim, 1, &failed);
+    x->head_q = allocate(s, TTC_ATTENTION_QUERIES * (size_t)m->head_dim, 1, &failed);
     s->tokens = allocate(s, window, sizeof(int), &failed);
     s->prompt = allocate(s, window, sizeof(int), &failed);
     s->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), &failed);
@@ -128,7 +145,8 @@ void ttc_session_free(ttc_session *s)
         return;
     void *buffers[] = {
         s->cache.keys_q8, s->cache.values_q8, s->cache.key_scales, s->cache.value_scales,
-        s->cache.keys_f32, s->cache.values_f32, s->scratch.x, s->scratch.normed,
+        s->cache.keys_f32, s->cache.values_f32, s->cache.keys_packed, s->scratch.x,
+        s->scratch.normed,
         s->scratch.q, s->scratch.k, s->scratch.v, s->scratch.attention, s->scratch.gate,
         s->scratch.up, s->scratch.scores, s->scratch.rope_cos, s->scratch.rope_sin,
         s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->tokens, s->prompt, s->logits,

@@ -13,8 +13,9 @@
  * The fields, each in milliseconds per pass: the whole pass (with its kernels
  * unwrapped, so without the timer's own cost), then the time inside each
  * kernel (wrapped: every call timed) and the rest of the wrapped pass. Where
- * the kernels multiply by a packed copy of the weights (AVX-512 VNNI), the
- * same again with the file's layout: "file_layout" in the JSON (else null). */
+ * the kernels keep packed copies (AVX-512 VNNI: the weights, the keys), the
+ * same again without them (the weights in the file's layout, the scores one
+ * query at a time): "unpacked" in the JSON (else null). */
 #ifndef __wasm__
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
@@ -65,6 +66,11 @@ TIMED(SCORES, attention_scores_q8,
       (float *out, const int8_t *q, float q_scale, const int8_t *keys, const float *key_scales,
        int n_keys, int head_dim, int key_stride),
       (out, q, q_scale, keys, key_scales, n_keys, head_dim, key_stride))
+TIMED(SCORES, attention_scores_packed_q8,
+      (float *out, int out_stride, const int8_t *queries, const float *query_scales,
+       int n_queries, const void *packed_keys, const float *key_scales, int n_keys, int head_dim),
+      (out, out_stride, queries, query_scales, n_queries, packed_keys, key_scales, n_keys,
+       head_dim))
 TIMED(VALUES, attention_values_q8,
       (float *out, const float *weights, const int8_t *values, const float *value_scales,
        int n_values, int head_dim),
@@ -102,6 +108,8 @@ static void profile(ttc_session *session, const ttc_kernels *kernels, int *ids, 
     if (wrapped.matmul_packed_q8)
         wrapped.matmul_packed_q8 = timed_matmul_packed_q8;
     wrapped.attention_scores_q8 = timed_attention_scores_q8;
+    if (wrapped.attention_scores_packed_q8)
+        wrapped.attention_scores_packed_q8 = timed_attention_scores_packed_q8;
     wrapped.attention_values_q8 = timed_attention_values_q8;
     wrapped.softmax = timed_softmax;
     wrapped.quantize_q8 = timed_quantize_q8;
@@ -117,8 +125,8 @@ static void profile(ttc_session *session, const ttc_kernels *kernels, int *ids, 
 }
 
 /* PROFILE_FIELDS doubles for the kernels as the engine runs them, then as many
- * with the weights in the file's layout where the kernels keep a packed copy
- * (ttc_kernels.pack_q8), else -1s; NULL when the model or arguments are bad. */
+ * without the packed copies where the kernels keep them (ttc_kernels.pack_q8,
+ * pack_key), else -1s; NULL when the model or arguments are bad. */
 EXPORT("kernel_profile")
 double *kernel_profile(const void *data, size_t size, const char *kernels, int position,
                        int repeats, int tokens)
@@ -149,15 +157,17 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
     const ttc_kernels *engine_kernels = session->kernels;
     pass_ms(session, ids, position, tokens, 1); /* the first call runs the whole prefix */
     profile(session, engine_kernels, ids, position, tokens, repeats, fields);
-    if (engine_kernels->pack_q8 && model->weights_packed_by == engine_kernels->pack_q8) {
-        ttc_kernels file_layout = *engine_kernels;
-        file_layout.pack_q8 = NULL; /* forward.c then multiplies by the file's matrices */
-        profile(session, &file_layout, ids, position, tokens, repeats, fields + PROFILE_FIELDS);
+    if (engine_kernels->pack_q8 || engine_kernels->pack_key) {
+        /* forward.c then multiplies by the file's matrices and reads the plain key cache */
+        ttc_kernels unpacked = *engine_kernels;
+        unpacked.pack_q8 = NULL;
+        unpacked.pack_key = NULL;
+        profile(session, &unpacked, ids, position, tokens, repeats, fields + PROFILE_FIELDS);
     } else {
         for (int i = 0; i < PROFILE_FIELDS; i++)
             fields[PROFILE_FIELDS + i] = -1.0;
     }
-    /* Both pointed at file_layout, which ends with its block; main prints timed's name. */
+    /* Both pointed at unpacked, which ends with its block; main prints timed's name. */
     session->kernels = engine_kernels;
     timed = engine_kernels;
 
@@ -198,9 +208,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < PROFILE_FIELDS; i++)
         printf(", %.6f", fields[i]);
     if (fields[PROFILE_FIELDS] < 0.0) {
-        printf("], \"file_layout\": null}\n");
+        printf("], \"unpacked\": null}\n");
     } else {
-        printf("], \"file_layout\": [%.6f", fields[PROFILE_FIELDS]);
+        printf("], \"unpacked\": [%.6f", fields[PROFILE_FIELDS]);
         for (int i = PROFILE_FIELDS + 1; i < 2 * PROFILE_FIELDS; i++)
             printf(", %.6f", fields[i]);
         printf("]}\n");

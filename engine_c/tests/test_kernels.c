@@ -238,6 +238,63 @@ static void case_scores(int n_keys, int head_dim)
     free(key_scales);
 }
 
+/* attention_scores_packed_q8 against the generic attention_scores_q8 of each
+ * query: keys packed in a random order into a copy with room for more
+ * positions (their bytes random: the kernel may read them, they must not
+ * matter), rows of out further apart than n_keys (the gaps must survive). */
+static void case_packed_scores(int n_queries, int n_keys, int head_dim)
+{
+    const int style = rand_int(0, 5) < 4 ? 0 : rand_int(1, 2);
+    const int positions = n_keys + rand_int(0, 40), out_stride = n_keys + rand_int(0, 5);
+    i8_buffer queries = new_i8((size_t)n_queries * head_dim, style);
+    i8_buffer keys = new_i8((size_t)positions * head_dim, style);
+    float *key_scales = new_floats((size_t)n_keys);
+    float *query_scales = new_floats((size_t)n_queries);
+    fill_scales(key_scales, (size_t)n_keys, -12, 0, 1);
+    fill_scales(query_scales, (size_t)n_queries, -10, -2, 1);
+    int *order = malloc(sizeof(int) * (size_t)positions);
+    for (int t = 0; t < positions; t++)
+        order[t] = t;
+    for (int t = positions - 1; t > 0; t--) {
+        const int other = rand_int(0, t), kept = order[t];
+        order[t] = order[other];
+        order[other] = kept;
+    }
+    const size_t n_out = (size_t)(n_queries - 1) * out_stride + n_keys;
+    float *want = new_output(n_out);
+    for (int j = 0; j < n_queries; j++)
+        ttc_kernels_generic.attention_scores_q8(want + (size_t)j * out_stride,
+                                                queries.p + (size_t)j * head_dim,
+                                                query_scales[j], keys.p, key_scales, n_keys,
+                                                head_dim, head_dim);
+    char shape[96];
+    snprintf(shape, sizeof shape, "n_queries=%d n_keys=%d head_dim=%d out_stride=%d", n_queries,
+             n_keys, head_dim, out_stride);
+    for (int s = 0; s < n_sets; s++) {
+        const ttc_kernels *k = sets[s].k;
+        if (!k->pack_key)
+            continue;
+        const size_t size = k->packed_keys_size(positions, head_dim);
+        uint8_t *packed = malloc(size);
+        for (size_t i = 0; i < size; i++)
+            packed[i] = (uint8_t)next_u64();
+        for (int t = 0; t < positions; t++)
+            k->pack_key(packed, order[t], keys.p + (size_t)order[t] * head_dim, head_dim);
+        float *got = new_output(n_out);
+        k->attention_scores_packed_q8(got, out_stride, queries.p, query_scales, n_queries, packed,
+                                      key_scales, n_keys, head_dim);
+        check(&sets[s], "attention_scores_packed_q8", shape, want, got, n_out);
+        free(got);
+        free(packed);
+    }
+    free(want);
+    free(order);
+    free(queries.block);
+    free(keys.block);
+    free(key_scales);
+    free(query_scales);
+}
+
 /* attention_values_q8's inputs (kernels.h): the values of n_values keys in
  * groups of 4 (with the missing keys' bytes of a last group that is not
  * whole set to anything but 0, which must not matter), at exactly their
@@ -575,6 +632,15 @@ static void run_attention_cases(void)
             case_scores(lengths[n], head_dims[h]);
     for (int i = 0; i < 200; i++)
         case_scores(rand_int(1, 300), rand_int(1, 160));
+    /* several queries from packed keys: every count of a block of 8 and past it */
+    static const int packed_head_dims[] = {1, 3, 4, 5, 16, 47, 48, 64, 127};
+    static const int packed_lengths[] = {1, 2, 15, 16, 17, 33, 100, 300};
+    for (int queries = 1; queries <= 17; queries++)
+        for (size_t h = 0; h < sizeof packed_head_dims / sizeof *packed_head_dims; h++)
+            for (size_t n = 0; n < sizeof packed_lengths / sizeof *packed_lengths; n++)
+                case_packed_scores(queries, packed_lengths[n], packed_head_dims[h]);
+    for (int i = 0; i < 200; i++)
+        case_packed_scores(rand_int(1, 20), rand_int(1, 600), rand_int(1, 160));
 
     /* values: every head_dim to 70 (the kernels' chunks of 4, 8 and 16
      * outputs and their tails), lengths around the blocks of 256 keys */
@@ -908,6 +974,11 @@ static int check_selection(void)
         if (strcmp(sets[s].k->name, sets[s].name) != 0) {
             printf("FAIL ttc_kernels_by_name(\"%s\") has name \"%s\"\n", sets[s].name,
                    sets[s].k->name);
+            failed++;
+        }
+    for (int s = 0; s < n_sets; s++)
+        if (!ttc_kernels_self_check(sets[s].k)) {
+            printf("FAIL %s does not pass ttc_kernels_self_check\n", sets[s].name);
             failed++;
         }
     printf("selection: best is %s, %s\n", best != NULL ? best->name : "(none)",
