@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_engine import cpu_name, export_seed_model  # noqa: E402
 from tests.browser import chromium, static_site  # noqa: E402
 
-FIELDS = ("step", "matmul", "attention scores", "attention values", "softmax", "quantize",
-          "rest")
+FIELDS = ("step", "matmul", "attention scores", "attention values", "softmax",
+          "gated activation", "quantize", "rest")
 NATIVE = ROOT / "engine_c" / "build" / "kernel_profile"
 
 # In the page: the profiler module with performance.now() as its clock.

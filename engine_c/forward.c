@@ -135,7 +135,8 @@ static void attention_scores(ttc_session *s, int layer, int kv_head, int n_queri
     const ttc_model *m = s->model;
     const ttc_kv_cache *c = &s->cache;
     const int head_dim = m->head_dim, window = m->info.window;
-    const float *key_scales = c->key_scales + ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    const float *key_scales =
+        c->key_scales + ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
     if (c->keys_packed && s->kernels->pack_key == c->keys_packed_by) {
         s->kernels->attention_scores_packed_q8(s->scratch.scores, window, s->scratch.head_q,
                                                query_scales, n_queries,
@@ -259,10 +260,7 @@ static void feed_forward_block(ttc_session *s, const ttc_layer *w, int n)
     quantize_rows(s, x->normed, n, dim);
     matmul(s, x->gate, n, &w->w1);
     matmul(s, x->up, n, &w->w3);
-    for (size_t i = 0; i < (size_t)n * hidden; i++) {
-        float g = x->gate[i];
-        x->gate[i] = g / (1.0f + ttc_expf(-g)) * x->up[i]; /* silu(gate) * up */
-    }
+    s->kernels->silu_times(x->gate, x->up, n * hidden);
     quantize_rows(s, x->gate, n, hidden);
     matmul(s, x->normed, n, &w->w2);
     for (size_t i = 0; i < (size_t)n * dim; i++)

@@ -145,6 +145,13 @@ typedef struct ttc_kernels {
      * steps. */
     void (*softmax)(float *x, int n);
 
+    /* The feed-forward block's gated activation in place, n >= 1:
+     *   gate[i] = ttc_silu_times(gate[i], up[i])             (ttc_math.h)
+     * Fast kernels compute its ttc_expf lane by lane with exactly its steps
+     * (its branches a select and a minimum), then the same division and
+     * multiplication. */
+    void (*silu_times)(float *gate, const float *up, int n);
+
     /* Activation quantisation, group by group (n is a multiple of group_size,
      * group_size any size >= 1): for group g of x,
      *   max_abs = the largest |x[i]| (0 for a group of zeros; any order gives the same)

@@ -498,6 +498,45 @@ static TARGET void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- silu_times ---- */
+
+/* ttc_expf (ttc_math.h) on 8 lanes with exactly its steps: lanes not >= -87
+ * (NaN included) give 0, the clamp is a minimum, n's bits go to the exponent
+ * field as an integer. */
+INLINE __m256 expf8(__m256 x)
+{
+    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(TTC_EXP_LOWEST), _CMP_GE_OQ);
+    x = _mm256_min_ps(x, _mm256_set1_ps(TTC_EXP_HIGHEST));
+    const __m256 magic = _mm256_set1_ps(TTC_ROUND_MAGIC);
+    const __m256 n = _mm256_sub_ps(
+        _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(TTC_EXP_LOG2E)), magic), magic);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_HI)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(TTC_EXP_LN2_LO)));
+    __m256 p = _mm256_set1_ps(TTC_EXP_C6);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C5));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TTC_EXP_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(0.5f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    const __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+static TARGET void silu_times(float *gate, const float *up, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = expf8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
+        const __m256 s = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++)
+        gate[i] = ttc_silu_times(gate[i], up[i]);
+}
+
 /* ---- quantize_q8 ---- */
 
 /* The largest |x[i]| of a group of n >= 1 values; lanes past the end load 0. */
@@ -583,6 +622,7 @@ static const ttc_kernels kernels_avx2 = {
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
 };
 

@@ -91,6 +91,12 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+static void silu_times(float *gate, const float *up, int n)
+{
+    for (int i = 0; i < n; i++)
+        gate[i] = ttc_silu_times(gate[i], up[i]);
+}
+
 static void quantize_q8(int8_t *q, float *scales, const float *x, int n, int group_size)
 {
     for (int g = 0; g < n / group_size; g++) {
@@ -113,5 +119,6 @@ const ttc_kernels ttc_kernels_generic = {
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
 };

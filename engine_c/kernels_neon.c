@@ -502,6 +502,44 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- silu_times ---- */
+
+/* ttc_expf (ttc_math.h) on 4 lanes with exactly its steps: lanes not >= -87
+ * (NaN included) give 0, the clamp is a minimum, n's bits go to the exponent
+ * field as an integer. */
+INLINE float32x4_t expf4(float32x4_t x)
+{
+    const uint32x4_t keep = vcgeq_f32(x, vdupq_n_f32(TTC_EXP_LOWEST)); /* false for NaN */
+    x = vminq_f32(x, vdupq_n_f32(TTC_EXP_HIGHEST));
+    const float32x4_t magic = vdupq_n_f32(TTC_ROUND_MAGIC);
+    const float32x4_t n =
+        vsubq_f32(vaddq_f32(vmulq_f32(x, vdupq_n_f32(TTC_EXP_LOG2E)), magic), magic);
+    float32x4_t r = vsubq_f32(x, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_HI)));
+    r = vsubq_f32(r, vmulq_f32(n, vdupq_n_f32(TTC_EXP_LN2_LO)));
+    float32x4_t p = vdupq_n_f32(TTC_EXP_C6);
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C5));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C4));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(TTC_EXP_C3));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(0.5f));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const float32x4_t e = vmulq_f32(p, vreinterpretq_f32_s32(bits));
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(e), keep));
+}
+
+static void silu_times(float *gate, const float *up, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t g = vld1q_f32(gate + i);
+        const float32x4_t s = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), expf4(vnegq_f32(g))));
+        vst1q_f32(gate + i, vmulq_f32(s, vld1q_f32(up + i)));
+    }
+    for (; i < n; i++)
+        gate[i] = ttc_silu_times(gate[i], up[i]);
+}
+
 /* ---- quantize_q8 ---- */
 
 /* ttc_round_even(x * inverse) on the 4 values at x, as int32 (kernels.h: the
@@ -561,6 +599,7 @@ static const ttc_kernels kernels_neon = {
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
 };
 

@@ -217,6 +217,19 @@ static int check_softmax_quantize(const ttc_kernels *k, uint32_t seed)
     k->softmax(got, N);
     int ok = check_same(want, got, (int)sizeof want);
 
+    /* silu_times on the same inputs as gates (-4 .. 4 in magnitude), and the
+     * edges of ttc_expf's range */
+    float up[N];
+    check_floats(up, N, &state, -4, 4, 1);
+    check_mark(want, (int)sizeof want);
+    check_floats(want, N, &state, -4, 4, 1);
+    want[0] = 87.5f;
+    want[1] = -88.5f;
+    __builtin_memcpy(got, want, sizeof got);
+    ttc_kernels_generic.silu_times(want, up, N);
+    k->silu_times(got, up, N);
+    ok &= check_same(want, got, (int)sizeof want);
+
     check_floats(x, QN, &state, -6, 3, 1);
     for (int i = QG; i < 2 * QG; i++)
         x[i] = 0.0f; /* a group of zeros */

@@ -664,6 +664,45 @@ static void softmax(float *x, int n)
         x[i] = x[i] * inverse;
 }
 
+/* ---- silu_times ---- */
+
+/* ttc_expf (ttc_math.h) on 4 lanes with exactly its steps: lanes not >= -87
+ * (NaN included) give 0, the clamp is a minimum (pmin: x where x is not
+ * above 88), n's bits go to the exponent field as an integer. */
+INLINE v128_t expf4(v128_t x)
+{
+    const v128_t zero = wasm_v128_not(wasm_f32x4_ge(x, wasm_f32x4_splat(TTC_EXP_LOWEST)));
+    x = wasm_f32x4_pmin(x, wasm_f32x4_splat(TTC_EXP_HIGHEST));
+    const v128_t magic = wasm_f32x4_splat(TTC_ROUND_MAGIC);
+    const v128_t n = wasm_f32x4_sub(
+        wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(TTC_EXP_LOG2E)), magic), magic);
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_HI)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(TTC_EXP_LN2_LO)));
+    v128_t p = wasm_f32x4_splat(TTC_EXP_C6);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C5));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C4));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(TTC_EXP_C3));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    const v128_t scale = wasm_i32x4_shl(
+        wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_andnot(wasm_f32x4_mul(p, scale), zero);
+}
+
+static void silu_times(float *gate, const float *up, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v128_t g = wasm_v128_load(gate + i);
+        const v128_t s =
+            wasm_f32x4_div(g, wasm_f32x4_add(wasm_f32x4_splat(1.0f), expf4(wasm_f32x4_neg(g))));
+        wasm_v128_store(gate + i, wasm_f32x4_mul(s, wasm_v128_load(up + i)));
+    }
+    for (; i < n; i++)
+        gate[i] = ttc_silu_times(gate[i], up[i]);
+}
+
 /* ---- quantize_q8 ---- */
 
 /* ttc_round_even(x * inverse) on the 4 values at x, as int32. */
@@ -725,6 +764,7 @@ static const ttc_kernels kernels_wasm = {
     .attention_scores_q8 = attention_scores_q8,
     .attention_values_q8 = attention_values_q8,
     .softmax = softmax,
+    .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
 };
 

@@ -66,6 +66,12 @@ static inline float ttc_expf(float x)
     return p * scale;
 }
 
+/* The feed-forward block's gated activation of one element: silu(gate) * up. */
+static inline float ttc_silu_times(float gate, float up)
+{
+    return gate / (1.0f + ttc_expf(-gate)) * up;
+}
+
 /* e^x for softmax, whose x - max is never above 0 and whose weights are
  * quantised to 14 bits (kernels.h): a cheaper cousin of ttc_expf, about 40 %
  * fewer operations. e^x = 2^y for y = x log2(e) rounded to a float: y = n + f

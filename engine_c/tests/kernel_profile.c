@@ -25,7 +25,7 @@
 
 #include "../internal.h"
 
-enum { MATMUL, SCORES, VALUES, SOFTMAX, QUANTIZE, N_KERNELS };
+enum { MATMUL, SCORES, VALUES, SOFTMAX, SILU, QUANTIZE, N_KERNELS };
 enum { STEP, KERNEL_TIMES, REST = KERNEL_TIMES + N_KERNELS, PROFILE_FIELDS };
 
 #ifdef __wasm__
@@ -44,7 +44,7 @@ static double now_ms(void)
 #endif
 
 static const ttc_kernels *timed; /* the kernels the wrappers call, and the last profiled */
-static double spent[N_KERNELS];
+static double *spent; /* the timed kernels' sums, per profiled set */
 
 #define TIMED(index, name, params, args)   \
     static void timed_##name params        \
@@ -76,52 +76,79 @@ TIMED(VALUES, attention_values_q8,
        int n_values, int head_dim),
       (out, weights, values, value_scales, n_values, head_dim))
 TIMED(SOFTMAX, softmax, (float *x, int n), (x, n))
+TIMED(SILU, silu_times, (float *gate, const float *up, int n), (gate, up, n))
 TIMED(QUANTIZE, quantize_q8, (int8_t *q, float *scales, const float *x, int n, int group_size),
       (q, scales, x, n, group_size))
 
-/* Milliseconds per pass of tokens new tokens at positions position ..
- * position + tokens - 1 (the first of them alternates between two characters,
- * so that each call runs them all again). */
-static double pass_ms(ttc_session *session, int *ids, int position, int tokens, int repeats)
+/* Milliseconds of one pass of tokens new tokens at positions position ..
+ * position + tokens - 1 (the first of them alternates between two characters
+ * from one call to the next, so that each call runs them all again). */
+static double pass_ms(ttc_session *session, int *ids, int position, int tokens)
 {
     static float logits[TTC_VOCAB_SIZE];
-    double total = 0.0;
-    for (int r = 0; r < repeats; r++) {
-        ids[position] = "xy"[r % 2];
-        const double start = now_ms();
-        ttc_session_logits(session, ids, (size_t)position + (size_t)tokens, logits, 1);
-        total += now_ms() - start;
-    }
-    return total / repeats;
+    static int calls;
+    ids[position] = "xy"[calls++ % 2];
+    const double start = now_ms();
+    ttc_session_logits(session, ids, (size_t)position + (size_t)tokens, logits, 1);
+    return now_ms() - start;
 }
 
-/* fields[] for session's passes with kernels: the whole pass, then (every
- * kernel call timed) each kernel's time and the rest. */
-static void profile(ttc_session *session, const ttc_kernels *kernels, int *ids, int position,
-                    int tokens, int repeats, double *fields)
+/* A kernel set to profile, its copy with every kernel timed, and where its
+ * PROFILE_FIELDS go. */
+typedef struct {
+    const ttc_kernels *kernels;
+    ttc_kernels wrapped;
+    double *fields;
+    double spent[N_KERNELS];
+} profiled;
+
+static void wrap(profiled *p)
 {
-    session->kernels = kernels;
-    fields[STEP] = pass_ms(session, ids, position, tokens, repeats);
-    ttc_kernels wrapped = *kernels;
-    timed = kernels;
-    wrapped.matmul_q8 = timed_matmul_q8;
-    if (wrapped.matmul_packed_q8)
-        wrapped.matmul_packed_q8 = timed_matmul_packed_q8;
-    wrapped.attention_scores_q8 = timed_attention_scores_q8;
-    if (wrapped.attention_scores_packed_q8)
-        wrapped.attention_scores_packed_q8 = timed_attention_scores_packed_q8;
-    wrapped.attention_values_q8 = timed_attention_values_q8;
-    wrapped.softmax = timed_softmax;
-    wrapped.quantize_q8 = timed_quantize_q8;
-    session->kernels = &wrapped;
-    for (int k = 0; k < N_KERNELS; k++)
-        spent[k] = 0.0;
-    fields[REST] = pass_ms(session, ids, position, tokens, repeats);
-    for (int k = 0; k < N_KERNELS; k++) {
-        fields[KERNEL_TIMES + k] = spent[k] / repeats;
-        fields[REST] -= spent[k] / repeats;
+    p->wrapped = *p->kernels;
+    p->wrapped.matmul_q8 = timed_matmul_q8;
+    if (p->wrapped.matmul_packed_q8)
+        p->wrapped.matmul_packed_q8 = timed_matmul_packed_q8;
+    p->wrapped.attention_scores_q8 = timed_attention_scores_q8;
+    if (p->wrapped.attention_scores_packed_q8)
+        p->wrapped.attention_scores_packed_q8 = timed_attention_scores_packed_q8;
+    p->wrapped.attention_values_q8 = timed_attention_values_q8;
+    p->wrapped.softmax = timed_softmax;
+    p->wrapped.silu_times = timed_silu_times;
+    p->wrapped.quantize_q8 = timed_quantize_q8;
+}
+
+/* The fields of n_sets kernel sets for session's passes: the whole pass, then
+ * (every kernel call timed) each kernel's time and the rest. The sets take
+ * turns pass by pass, in alternating order, so that the shared machine's
+ * changes of pace fall on them alike. */
+static void profile(ttc_session *session, profiled *sets, int n_sets, int *ids, int position,
+                    int tokens, int repeats)
+{
+    for (int i = 0; i < n_sets; i++) {
+        wrap(&sets[i]);
+        for (int f = 0; f < PROFILE_FIELDS; f++)
+            sets[i].fields[f] = 0.0;
+        for (int k = 0; k < N_KERNELS; k++)
+            sets[i].spent[k] = 0.0;
     }
-    session->kernels = kernels;
+    for (int timed_run = 0; timed_run < 2; timed_run++)
+        for (int r = 0; r < repeats; r++)
+            for (int i = 0; i < n_sets; i++) {
+                profiled *p = &sets[(r + i) % n_sets];
+                timed = p->kernels;
+                spent = p->spent;
+                session->kernels = timed_run ? &p->wrapped : p->kernels;
+                p->fields[timed_run ? REST : STEP] += pass_ms(session, ids, position, tokens);
+            }
+    for (int i = 0; i < n_sets; i++) {
+        double *fields = sets[i].fields;
+        fields[STEP] /= repeats;
+        fields[REST] /= repeats;
+        for (int k = 0; k < N_KERNELS; k++) {
+            fields[KERNEL_TIMES + k] = sets[i].spent[k] / repeats;
+            fields[REST] -= fields[KERNEL_TIMES + k];
+        }
+    }
 }
 
 /* PROFILE_FIELDS doubles for the kernels as the engine runs them, then as many
@@ -155,19 +182,22 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
         ids[i] = code[(i - 1) % (sizeof code - 1)];
 
     const ttc_kernels *engine_kernels = session->kernels;
-    pass_ms(session, ids, position, tokens, 1); /* the first call runs the whole prefix */
-    profile(session, engine_kernels, ids, position, tokens, repeats, fields);
+    pass_ms(session, ids, position, tokens); /* the first call runs the whole prefix */
+    /* Without packed copies, forward.c multiplies by the file's matrices and
+     * reads the plain key cache. */
+    ttc_kernels unpacked = *engine_kernels;
+    unpacked.pack_q8 = NULL;
+    unpacked.pack_key = NULL;
+    profiled sets[2] = {{.kernels = engine_kernels, .fields = fields},
+                        {.kernels = &unpacked, .fields = fields + PROFILE_FIELDS}};
     if (engine_kernels->pack_q8 || engine_kernels->pack_key) {
-        /* forward.c then multiplies by the file's matrices and reads the plain key cache */
-        ttc_kernels unpacked = *engine_kernels;
-        unpacked.pack_q8 = NULL;
-        unpacked.pack_key = NULL;
-        profile(session, &unpacked, ids, position, tokens, repeats, fields + PROFILE_FIELDS);
+        profile(session, sets, 2, ids, position, tokens, repeats);
     } else {
+        profile(session, sets, 1, ids, position, tokens, repeats);
         for (int i = 0; i < PROFILE_FIELDS; i++)
             fields[PROFILE_FIELDS + i] = -1.0;
     }
-    /* Both pointed at unpacked, which ends with its block; main prints timed's name. */
+    /* Both pointed at copies that end with this block; main prints timed's name. */
     session->kernels = engine_kernels;
     timed = engine_kernels;
 

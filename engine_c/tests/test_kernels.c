@@ -502,6 +502,41 @@ static void case_softmax(int n, int style)
     free(input);
 }
 
+/* silu_times on gates from every region of ttc_expf(-gate): ordinary
+ * activations, large ones of either sign (the clamp above 88, the 0 below
+ * -87 and the edges themselves), tiny ones and zeros of both signs; in place,
+ * in buffers of exactly n (AddressSanitizer) with the up values beside. */
+static void case_silu(int n)
+{
+    static const float edges[] = {87.0f, -87.0f, 88.0f, -88.0f, 87.5f, -88.5f, 0.0f, -0.0f,
+                                  1e-30f, -1e-30f, 100.0f, -100.0f, 1e6f, -1e6f};
+    float *gates = new_floats((size_t)n), *up = new_floats((size_t)n);
+    for (int i = 0; i < n; i++) {
+        const int style = rand_int(0, 9);
+        gates[i] = style < 6   ? rand_float(-8, 3, 1)
+                   : style < 8 ? rand_float(4, 7, 1)
+                               : edges[rand_int(0, (int)(sizeof edges / sizeof *edges) - 1)];
+        up[i] = rand_float(-8, 3, 1);
+    }
+    float *want = new_output((size_t)n);
+    memcpy(want, gates, (size_t)n * sizeof *gates);
+    ttc_kernels_generic.silu_times(want, up, n);
+    char shape[32];
+    snprintf(shape, sizeof shape, "n=%d", n);
+    for (int s = 0; s < n_sets; s++) {
+        float *exact = new_floats((size_t)n), *got = new_output((size_t)n);
+        memcpy(exact, gates, (size_t)n * sizeof *gates);
+        sets[s].k->silu_times(exact, up, n);
+        memcpy(got, exact, (size_t)n * sizeof *exact);
+        check(&sets[s], "silu_times", shape, want, got, (size_t)n);
+        free(exact);
+        free(got);
+    }
+    free(want);
+    free(gates);
+    free(up);
+}
+
 /* quantize_q8's inputs, group by group in one of several styles: like
  * activations, huge (up to FLT_MAX), tiny (subnormals among values down to
  * the smallest largest |x| allowed, 2^-121), zeros of both signs, ties
@@ -836,6 +871,14 @@ static int check_quantize_examples(void)
     return failed;
 }
 
+static void run_silu_cases(void)
+{
+    for (int n = 1; n <= 70; n++)
+        case_silu(n);
+    for (int i = 0; i < 100; i++)
+        case_silu(rand_int(1, 3000));
+}
+
 static void run_softmax_cases(void)
 {
     for (int n = 1; n <= 300; n++)
@@ -1011,6 +1054,7 @@ int main(int argc, char **argv)
     run_other_definition_cases();
     failed += definition_failures;
     run_softmax_cases();
+    run_silu_cases();
     failed += check_quantize_examples();
     run_quantize_cases();
 

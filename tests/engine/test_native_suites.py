@@ -71,14 +71,14 @@ def test_kernel_profiler_builds_and_accounts_for_the_step(tiny_model_path: Path)
     profile = json.loads(output)
     assert profile["kernels"] == "generic"
     step, *parts = profile["fields"]
-    assert step > 0 and len(parts) == 6 and all(part >= 0 for part in parts)
+    assert step > 0 and len(parts) == 7 and all(part >= 0 for part in parts)
     assert parts[0] > 0  # the matrix products run on every step
     assert profile["unpacked"] is None  # generic kernels keep no packed copy
     # The best kernels: where they keep packed copies (AVX-512 VNNI), the pass without too.
     best = json.loads(run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path), "",
                            "40", "20"]))
     for fields in filter(None, [best["fields"], best["unpacked"]]):
-        assert len(fields) == 7 and fields[0] > 0 and all(part >= 0 for part in fields[1:])
+        assert len(fields) == 8 and fields[0] > 0 and all(part >= 0 for part in fields[1:])
     # Passes of 8 tokens (drafted decoding's verify pass), up to the window's end.
     verify = json.loads(run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path),
                              "generic", "248", "20", "8"]))
