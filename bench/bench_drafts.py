@@ -1,6 +1,6 @@
 """Drafted decoding against one token a pass, side by side in one run (single thread).
 
-    python bench/bench_drafts.py [--languages python,go] [--repeats N]
+    python bench/bench_drafts.py [--languages python,go] [--repeats N] [--drafts K]
 
 A session may check up to k drafted tokens a pass (ttc_session_options.draft_tokens:
 the greedy token and what followed it where the document memory last saw the same
@@ -8,7 +8,8 @@ text); suggestions are the same for every k, only the time differs. Printed:
 
 1. what a pass of k tokens costs against one token, at the end of a shipped model's
    window and at position 2000 of a randomly initialised seed-size model;
-2. per keystroke, mean and 90th percentile, with k = 1 and k = 8: each shipped model
+2. per keystroke, mean and 90th percentile, with k = 1 and k = K (default 4, what the
+   AVX-512 VNNI kernels choose when a session leaves it to them): each shipped model
    typing its sample file (ttcc/models/samples) character by character at the end, at
    the server's defaults; and the seed-size model typing at the end of a ~2000-character
    document (its random weights seldom agree with the memory: drafts mostly rejected).
@@ -31,8 +32,6 @@ from ttcc import shipped_models_dir  # noqa: E402
 from ttcc.engine import Model  # noqa: E402
 from ttcc.languages import LANGUAGES  # noqa: E402
 
-DRAFTS = 8
-
 
 def pass_seconds(model: Model, position: int, k: int, repeats: int) -> float:
     """Fastest time of one pass of k new tokens at positions position..position+k-1."""
@@ -48,7 +47,7 @@ def pass_seconds(model: Model, position: int, k: int, repeats: int) -> float:
     return best
 
 
-def typing_times(model: Model, text: str, start: int, max_chars: int | None = None,
+def typing_times(model: Model, text: str, start: int, drafts: int, max_chars: int | None = None,
                  min_confidence: float | None = None) -> tuple[list[float], list[float]]:
     """Seconds per keystroke typing text[start:] at the end, each followed by a
     suggestion, one token a pass and with drafts: the two sessions take turns at each
@@ -56,7 +55,7 @@ def typing_times(model: Model, text: str, start: int, max_chars: int | None = No
     options = {key: value for key, value in (("max_chars", max_chars),
                                              ("min_confidence", min_confidence))
                if value is not None}  # fmt: skip
-    sessions = (model.session(draft_tokens=1), model.session(draft_tokens=DRAFTS))
+    sessions = (model.session(draft_tokens=1), model.session(draft_tokens=drafts))
     times: tuple[list[float], list[float]] = ([], [])
     for session in sessions:
         session.complete(text[:start], **options)
@@ -81,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--repeats", type=int, default=30, help="samples per pass timing")
+    parser.add_argument("--drafts", type=int, default=4, help="k of the drafted sessions")
     args = parser.parse_args()
     print(f"{cpu_name()}, single thread\n")
     with tempfile.TemporaryDirectory() as scratch:
@@ -95,17 +95,18 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{1000 * s:.3f} ms" for s in seconds)
               + f" | {seconds[-1] / seconds[0]:.1f}x |")
 
-    print(f"\n| typing, ms per keystroke | keystrokes | mean k = 1 | mean k = {DRAFTS} | ratio "
-          f"| p90 k = 1 | p90 k = {DRAFTS} | ratio |")
+    print(f"\n| typing, ms per keystroke | keystrokes | mean k = 1 | mean k = {args.drafts} "
+          f"| ratio | p90 k = 1 | p90 k = {args.drafts} | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for language in args.languages.split(","):
         model = Model.load(shipped_models_dir() / f"{language}.ttc")
         (sample,) = (shipped_models_dir() / "samples").glob(f"{language}.*")
         text = sample.read_text()
-        plain, drafted = typing_times(model, text, 100)
+        plain, drafted = typing_times(model, text, 100, args.drafts)
         print(row(f"{language}.ttc, its sample", plain, drafted), flush=True)
     text = document(2040)  # the window is 2048 tokens
-    plain, drafted = typing_times(seed, text, 1960, max_chars=32, min_confidence=0.0)
+    plain, drafted = typing_times(seed, text, 1960, args.drafts, max_chars=32,
+                                  min_confidence=0.0)
     print(row("seed-size at ~2000, 32 characters", plain, drafted))
 
 

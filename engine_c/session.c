@@ -9,7 +9,7 @@ void ttc_session_options_init(ttc_session_options *options)
     options->kv_precision = TTC_KV_INT8;
     options->kernels = NULL;
     options->max_batch = 64;
-    options->draft_tokens = 1;
+    options->draft_tokens = 0;
 }
 
 void ttc_complete_options_init(ttc_complete_options *options)
@@ -114,7 +114,7 @@ ttc_status ttc_session_create(const ttc_model *model,
     if (!options)
         options = &defaults;
     if (!model || options->max_batch < 1 || options->max_batch > 4096 ||
-        options->draft_tokens < 1 || options->draft_tokens > options->max_batch ||
+        options->draft_tokens < 0 || options->draft_tokens > options->max_batch ||
         (options->kv_precision != TTC_KV_INT8 && options->kv_precision != TTC_KV_F32))
         return TTC_ERR_INVALID_ARGUMENT;
     const ttc_kernels *kernels =
@@ -130,6 +130,9 @@ ttc_status ttc_session_create(const ttc_model *model,
     s->kernels = kernels;
     s->max_batch = options->max_batch;
     s->draft_tokens = options->draft_tokens;
+    if (s->draft_tokens == 0) /* the kernels' choice, within max_batch */
+        s->draft_tokens = ttc_min_int(kernels->draft_tokens > 1 ? kernels->draft_tokens : 1,
+                                      options->max_batch);
     s->cache.precision = options->kv_precision;
     if (allocate_buffers(s) != TTC_OK) {
         ttc_session_free(s);

@@ -77,10 +77,11 @@ typedef struct {
     int max_batch;                 /* tokens per forward pass when prefilling; 1 = token by token */
     int draft_tokens;              /* while decoding, a pass may check this many tokens at once:
                                     * the greedy token and what followed it where the document
-                                    * memory last saw the same text (1..max_batch; default 1,
-                                    * one token a pass: on the CPUs measured a pass of 8 tokens
-                                    * costs 5-6 passes of one, docs/RESULTS.md). Suggestions
-                                    * are the same for every value, bit for bit. */
+                                    * memory last saw the same text (0..max_batch; 1: one token
+                                    * a pass). Default 0: the kernels' choice, 4 with AVX-512
+                                    * VNNI (whose passes of several tokens cost little more
+                                    * than one), else 1 (docs/RESULTS.md). Suggestions are the
+                                    * same for every value, bit for bit. */
 } ttc_session_options;
 
 void ttc_session_options_init(ttc_session_options *options);

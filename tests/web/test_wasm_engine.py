@@ -186,12 +186,15 @@ def test_memory_cases_depend_on_the_memory(model_fixture: str, request: Any) -> 
 
 
 def native_results(model_path: Path, cases: list[dict[str, Any]],
-                   draft_tokens: int | None = None) -> list[dict[str, Any]]:
+                   draft_tokens: int = 1) -> list[dict[str, Any]]:
     return native_results_of(Model.load(model_path), cases, draft_tokens)
 
 
 def native_results_of(model: Model, cases: list[dict[str, Any]],
-                      draft_tokens: int | None = None) -> list[dict[str, Any]]:
+                      draft_tokens: int = 1) -> list[dict[str, Any]]:
+    """The cases' suggestions and the tokens run so far after each; one token a pass
+    unless draft_tokens says (the engines' defaults differ by kernels, their results
+    do not)."""
     session = model.session(draft_tokens=draft_tokens)
     results = []
     for case in cases:
@@ -202,7 +205,7 @@ def native_results_of(model: Model, cases: list[dict[str, Any]],
 
 def run_wasm(
     model_path: Path, cases: list[dict[str, Any]], tmp_path: Path, module: str = "preferred",
-    draft_tokens: int = 0,
+    draft_tokens: int = 1,
 ) -> dict[str, Any]:
     """The cases in node; module: "preferred" (engine.js's choice), "simd128", "relaxed";
     draft_tokens: the session's (0: the engine's default)."""
