@@ -79,6 +79,10 @@ def native_profile(model: Path, position: int, repeats: int,
     return found["kernels"], found["fields"], found["unpacked"]
 
 
+def median_of(runs: list[list[float]], index: int) -> float:
+    return statistics.median(run[index] for run in runs)
+
+
 def ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}x" if denominator > 0 else "-"
 
@@ -92,17 +96,15 @@ def table(passes: list[tuple[int, int]], native: dict, wasm: dict, unpacked: dic
              "|---|---|---|---|---|---|---|---|---|---|"]
     for position, tokens in passes:
         for index, name in enumerate(FIELDS):
-            n, w = (statistics.median(run[index] for run in runs[position, tokens])
-                    for runs in (native, wasm))
+            n, w = (median_of(runs[position, tokens], index) for runs in (native, wasm))
             without_packing = ["-", "-"]
             if unpacked[position, tokens]:
-                u = statistics.median(run[index] for run in unpacked[position, tokens])
+                u = median_of(unpacked[position, tokens], index)
                 without_packing = [f"{u:.4f}", ratio(u, n)]
             against_one = ["-", "-"]
             if tokens > 1 and (position, 1) in native:
-                against_one = [ratio(value, statistics.median(
-                    run[index] for run in runs[position, 1]))
-                    for value, runs in ((n, native), (w, wasm))]
+                against_one = [ratio(value, median_of(runs[position, 1], index))
+                               for value, runs in ((n, native), (w, wasm))]
             lines.append(f"| {position} | {tokens} | {name} | {n:.4f} | {w:.4f} "
                          f"| {ratio(w, n)} | {' | '.join(against_one + without_packing)} |")
     return "\n".join(lines)

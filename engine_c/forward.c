@@ -161,6 +161,8 @@ static void attend_q8(ttc_session *s, int layer, int kv_head, int n, int start)
     const int head_dim = m->head_dim, window = m->info.window;
     const int heads_per_kv = m->info.n_heads / m->info.n_kv_heads, total = n * heads_per_kv;
     const size_t scales = ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
+    /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the queries' scales. */
+    const float inverse_sqrt = 1.0f / __builtin_sqrtf((float)head_dim);
     for (int first = 0; first < total; first += TTC_ATTENTION_QUERIES) {
         const int count = ttc_min_int(TTC_ATTENTION_QUERIES, total - first);
         size_t head[TTC_ATTENTION_QUERIES]; /* of each query in x->q and x->attention */
@@ -173,8 +175,7 @@ static void attend_q8(ttc_session *s, int layer, int kv_head, int n, int start)
             n_keys[j] = start + t + 1;
             s->kernels->quantize_q8(x->head_q + (size_t)j * head_dim, &query_scales[j],
                                     x->q + head[j], head_dim, head_dim);
-            /* The 1/sqrt(head_dim) of scaled dot-product attention rides on the query's scale. */
-            query_scales[j] *= 1.0f / __builtin_sqrtf((float)head_dim);
+            query_scales[j] *= inverse_sqrt;
         }
         attention_scores(s, layer, kv_head, count, query_scales, n_keys);
         for (int j = 0; j < count; j++) {

@@ -84,11 +84,6 @@ typedef void ttc_pack_key_fn(void *packed_keys, int position, const int8_t *key,
 typedef struct ttc_kernels {
     const char *name;
 
-    /* Tokens a decoding pass checks at once in sessions that leave it to the
-     * kernels (ttc_session_options.draft_tokens 0): more than one where a pass
-     * of several costs little more than a pass of one; 0 means 1. */
-    int draft_tokens;
-
     /* Quantised matrix product, many tokens at once:
      *   out[t*rows + r] = sum over groups g, in order, of
      *                     (float)dot(x[t] group g, w[r] group g) * (ws[r][g] * xs[t][g])

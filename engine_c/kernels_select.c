@@ -114,6 +114,9 @@ static int check_same(const void *a, const void *b, int n_bytes)
     return differ == 0;
 }
 
+/* Room for the checks' shapes in a set's packed copies (weights, keys). */
+static unsigned char packed[4096];
+
 static int check_matmul(const ttc_kernels *k, int n_tokens, int rows, int cols, int group_size,
                         int style, uint32_t seed)
 {
@@ -131,7 +134,6 @@ static int check_matmul(const ttc_kernels *k, int n_tokens, int rows, int cols, 
     k->matmul_q8(got, x, xs, n_tokens, w, ws, rows, cols, group_size);
     int ok = check_same(want, got, (n_out + CHECK_GUARD) * (int)sizeof(float));
     if (k->pack_q8) {
-        static unsigned char packed[4096]; /* room for these shapes in a layout's copy */
         if (k->packed_q8_size(rows, cols, group_size) > sizeof packed)
             return 0;
         k->pack_q8(packed, w, ws, rows, cols, group_size);
@@ -159,7 +161,6 @@ static int check_scores(const ttc_kernels *k, int n_keys, int head_dim, int styl
     int ok = check_same(want, got, (n_keys + CHECK_GUARD) * (int)sizeof(float));
     if (k->pack_key) {
         /* two queries, the second the last key's bytes, both rows in want and got */
-        static unsigned char packed[4096]; /* room for these shapes in a layout's copy */
         int8_t queries[2 * STRIDE];
         const float query_scales[2] = {0.0123f, -0.5f};
         float want2[2 * KEYS + CHECK_GUARD], got2[2 * KEYS + CHECK_GUARD];

@@ -30,6 +30,12 @@ enum {
                    TTC_MEMORY_MAX_PIECES + MEMORY_SPARE,
 };
 
+/* Tokens a decoding pass checks at once when the options leave it to the
+ * engine: where the kernels multiply by packed weights (AVX-512 VNNI) a pass of
+ * several tokens costs little more than one (bench/bench_drafts.py,
+ * docs/RESULTS.md); elsewhere one token a pass. */
+enum { PACKED_DRAFT_TOKENS = 4 };
+
 static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
 {
     void *p = malloc(count * size);
@@ -130,9 +136,9 @@ ttc_status ttc_session_create(const ttc_model *model,
     s->kernels = kernels;
     s->max_batch = options->max_batch;
     s->draft_tokens = options->draft_tokens;
-    if (s->draft_tokens == 0) /* the kernels' choice, within max_batch */
-        s->draft_tokens = ttc_min_int(kernels->draft_tokens > 1 ? kernels->draft_tokens : 1,
-                                      options->max_batch);
+    if (s->draft_tokens == 0)
+        s->draft_tokens =
+            kernels->pack_q8 ? ttc_min_int(PACKED_DRAFT_TOKENS, options->max_batch) : 1;
     s->cache.precision = options->kv_precision;
     if (allocate_buffers(s) != TTC_OK) {
         ttc_session_free(s);

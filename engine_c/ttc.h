@@ -78,10 +78,10 @@ typedef struct {
     int draft_tokens;              /* while decoding, a pass may check this many tokens at once:
                                     * the greedy token and what followed it where the document
                                     * memory last saw the same text (0..max_batch; 1: one token
-                                    * a pass). Default 0: the kernels' choice, 4 with AVX-512
-                                    * VNNI (whose passes of several tokens cost little more
-                                    * than one), else 1 (docs/RESULTS.md). Suggestions are the
-                                    * same for every value, bit for bit. */
+                                    * a pass). Default 0: by the kernels, 4 where they multiply
+                                    * by packed weights (AVX-512 VNNI: a pass of several tokens
+                                    * costs little more than one), else 1 (docs/RESULTS.md).
+                                    * Suggestions are the same for every value, bit for bit. */
 } ttc_session_options;
 
 void ttc_session_options_init(ttc_session_options *options);

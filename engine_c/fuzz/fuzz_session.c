@@ -157,7 +157,7 @@ typedef struct {
 /* Options from one byte: bit 0 the cache precision, bits 1-3 the kernels
  * (those this machine lacks fall back to the best), bits 4-7 the batch size; an odd
  * batch size checks drafts of up to 8 tokens a pass, an even one as many as the
- * kernels choose (draft_tokens 0). */
+ * engine chooses (draft_tokens 0). */
 static void create(slot *s, unsigned choice)
 {
     static const char *const kernels[] = {NULL, "generic", "avx2", "avx512", "avx512vnni",
@@ -296,7 +296,7 @@ static void op_complete(program *p, const document *d, slot *slots)
     check(length == fresh_length && memcmp(out, fresh_out, length) == 0);
     /* reuse never runs more tokens than starting afresh (a drafted token run with each
      * token the fresh session runs aside) */
-    /* draft_tokens 0: the kernels' choice, at most max_batch */
+    /* draft_tokens 0: the engine's choice, at most max_batch */
     const int drafts = s->options.draft_tokens ? s->options.draft_tokens : s->options.max_batch;
     check(ttc_session_forwarded_tokens(s->session) - forwarded <=
           ttc_session_forwarded_tokens(fresh) * (uint64_t)drafts);
