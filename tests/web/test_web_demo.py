@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright import sync_api
 
+from tests.web.main_thread import MainThread, traced
 from ttcc.engine import Model, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,20 +108,12 @@ def long_document(length: int) -> str:
     return text
 
 
-# Installed just before typing, so the model load is not measured. The Long Tasks
-# API reports every main-thread task over 50 ms. A suggestion counts as shown when
-# the editor's data-suggestion changes to a text that is not what is left of the
-# previous one as its characters are typed.
-# The page's own code on the main thread, measured per animation frame: the Long
-# Animation Frames API attributes the scripts run in each frame of 50 ms or more to their
-# source. Counting only the demo's scripts (its origin's URLs; not the test's injected
-# ones, nor time the machine took from the page) keeps a loaded CI machine from failing
-# a page that is fine, and still fails one whose code blocks.
-WATCH_MAIN_THREAD = """() => {
+# Installed just before typing, so the model load is not measured. A suggestion counts
+# as shown when the editor's data-suggestion changes to a text that is not what is left
+# of the previous one as its characters are typed.
+WATCH_SUGGESTIONS = """() => {
   const shownIn = document.querySelector("[data-suggestion]");
-  const watch = { start: performance.now(), frames: [], suggestions: 0, latencies: [] };
-  watch.observer = new PerformanceObserver((list) => watch.frames.push(...list.getEntries()));
-  watch.observer.observe({ type: "long-animation-frame", buffered: true });
+  const watch = { suggestions: 0, latencies: [] };
   let keyTime = 0;
   addEventListener("keydown", (event) => (keyTime = event.timeStamp), true);
   new MutationObserver((records) => {
@@ -137,35 +130,18 @@ WATCH_MAIN_THREAD = """() => {
   window.ttcWatch = watch;
 }"""
 
-READ_WATCH = """async () => {
-  await ttcDemo.settled();
-  const watch = window.ttcWatch;
-  watch.frames.push(...watch.observer.takeRecords());
-  watch.observer.disconnect();
-  const frames = watch.frames.filter((frame) => frame.startTime >= watch.start);
-  const ours = (script) => script.sourceURL.startsWith(location.origin);
-  return {
-    long_frames: frames.map((frame) => frame.duration),
-    our_script_ms: frames.map((frame) =>
-      frame.scripts.filter(ours).reduce((total, script) => total + script.duration, 0)),
-    suggestions: watch.suggestions,
-    latencies: watch.latencies,
-  };
-}"""
-
-BLOCKING_MS = 50  # a frame in which the demo's scripts run this long blocks typing
+BLOCKING_MS = 50  # a frame in which the demo's scripts take this much CPU blocks typing
 
 
 @dataclass
 class Typing:
-    long_frames: list[float]  # ms: each animation frame over 50 ms while typing
-    our_script_ms: list[float]  # ms: the demo's own scripts in each of those frames
+    main_thread: MainThread  # the demo's scripts per frame (its origin's URLs, CodeMirror too)
     suggestions: int  # suggestions shown while typing
     latencies: list[float]  # ms from a keydown to the suggestion it brought on screen
 
     def blocking_frames(self) -> list[float]:
-        """The demo's script time in each frame where it reached BLOCKING_MS."""
-        return [ms for ms in self.our_script_ms if ms >= BLOCKING_MS]
+        """The CPU ms of the demo's scripts in each frame where they reached BLOCKING_MS."""
+        return [ms for ms in self.main_thread.script_cpu_ms if ms >= BLOCKING_MS]
 
 
 def python_code(start: int, length: int) -> str:
@@ -177,9 +153,12 @@ def python_code(start: int, length: int) -> str:
 
 def type_watching_the_main_thread(page: sync_api.Page, text: str, delay_ms: float) -> Typing:
     """Types text with real key events at the caret; what the main thread went through."""
-    page.evaluate(WATCH_MAIN_THREAD)
-    type_code(page, text, delay_ms)
-    return Typing(**page.evaluate(READ_WATCH))
+    page.evaluate(WATCH_SUGGESTIONS)
+    with traced(page) as main_thread:
+        type_code(page, text, delay_ms)
+        page.evaluate("ttcDemo.settled()")
+    watch = page.evaluate("window.ttcWatch")
+    return Typing(main_thread, watch["suggestions"], watch["latencies"])
 
 
 # ---- tests -----------------------------------------------------------------
@@ -423,9 +402,9 @@ def test_typing_into_a_long_document_never_blocks_the_main_thread(
     page: sync_api.Page, repository_site: str
 ) -> None:
     """2,000 characters typed at the end of a 2,000-character document, suggestions on:
-    no animation frame in which the demo's own scripts run 50 ms or more."""
+    no animation frame in which the demo's own scripts take 50 ms of CPU or more."""
     typing = type_into_a_long_document(page, repository_site)
-    assert typing.blocking_frames() == [], "frames with 50 ms or more of the demo's scripts"
+    assert typing.blocking_frames() == [], "frames with 50 CPU ms or more of the demo's scripts"
     # The suggestions ran all along: at least one shown every 20 characters.
     assert typing.suggestions >= len(LONG_TYPED) // 20
 
@@ -442,7 +421,7 @@ def test_the_main_thread_watch_catches_a_stall_in_the_input_handler(
     page.route("**/web_demo/app.js", lambda route: route.fulfill(
         body=stalled, content_type="text/javascript"))  # fmt: skip
     typing = type_into_a_long_document(page, repository_site, typed_length=40)
-    assert len(typing.blocking_frames()) >= 20, typing.our_script_ms
+    assert len(typing.blocking_frames()) >= 20, typing.main_thread.script_cpu_ms
 
 
 STALL_MS_80 = "\n  for (const until = performance.now() + 80; performance.now() < until; );"
@@ -452,8 +431,6 @@ LONG_TYPED = python_code(2000, 2000)
 def type_into_a_long_document(page: sync_api.Page, site: str,
                               typed_length: int = len(LONG_TYPED)) -> Typing:
     assert open_demo(page, site, SHIPPED_QUERY) == "ready"
-    assert page.evaluate(
-        "PerformanceObserver.supportedEntryTypes.includes('long-animation-frame')")
     document, typed = python_code(0, 2000), LONG_TYPED[:typed_length]
     set_text(page, document)
     settled(page)
