@@ -39,20 +39,6 @@ static void matmul(ttc_session *s, float *out, int n, const ttc_q8_matrix *m)
                               m->rows, m->cols, group_size);
 }
 
-static void rope_tables(ttc_session *s, int n, int start)
-{
-    const ttc_model *m = s->model;
-    const int pairs = m->head_dim / 2;
-    for (int t = 0; t < n; t++) {
-        for (int i = 0; i < pairs; i++) {
-            double sin_angle, cos_angle;
-            ttc_sincos((double)(start + t) * m->rope_frequency[i], &sin_angle, &cos_angle);
-            s->scratch.rope_cos[t * pairs + i] = (float)cos_angle;
-            s->scratch.rope_sin[t * pairs + i] = (float)sin_angle;
-        }
-    }
-}
-
 /* Rotates the interleaved pairs (2i, 2i+1) of each head of one token. */
 static void rope(float *vec, int n_heads, int head_dim, const float *cos_t, const float *sin_t)
 {
@@ -227,7 +213,8 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
     matmul(s, x->k, n, &w->wk);
     matmul(s, x->v, n, &w->wv);
     for (int t = 0; t < n; t++) {
-        const float *cos_t = x->rope_cos + t * pairs, *sin_t = x->rope_sin + t * pairs;
+        const size_t rotation = (size_t)(start + t) * pairs;
+        const float *cos_t = m->rope_cos + rotation, *sin_t = m->rope_sin + rotation;
         rope(x->q + (size_t)t * dim, m->info.n_heads, head_dim, cos_t, sin_t);
         rope(x->k + (size_t)t * kv_dim, m->info.n_kv_heads, head_dim, cos_t, sin_t);
         store_kv(s, layer, start + t, x->k + (size_t)t * kv_dim, x->v + (size_t)t * kv_dim);
@@ -286,7 +273,6 @@ static void forward_batch(ttc_session *s, const int *tokens, int n, int start)
     const ttc_model *m = s->model;
     const int dim = m->info.dim;
     embed(s, tokens, n);
-    rope_tables(s, n, start);
     for (int l = 0; l < m->info.n_layers; l++) {
         attention_block(s, &m->layers[l], l, n, start);
         feed_forward_block(s, &m->layers[l], n);

@@ -58,7 +58,8 @@ struct ttc_model {
     int kv_dim;           /* n_kv_heads * head_dim */
     float norm_eps;
     float memory_blend[TTC_MEMORY_BLEND_PARAMS]; /* from the file, or the defaults */
-    double *rope_frequency; /* (head_dim / 2) radians per position of each rotated pair */
+    float *rope_cos;      /* (window, head_dim / 2): each position's rotation of each pair */
+    float *rope_sin;
 
     void *allocation;     /* owns the aligned copy of the file below */
     const uint8_t *file;
@@ -88,8 +89,6 @@ typedef struct {
     float *gate;       /* (batch, hidden_dim) */
     float *up;         /* (batch, hidden_dim) */
     float *scores;     /* (TTC_ATTENTION_QUERIES, window) attention scores of query heads */
-    float *rope_cos;   /* (batch, head_dim / 2) */
-    float *rope_sin;   /* (batch, head_dim / 2) */
     int8_t *xq;        /* (batch, max(dim, q_dim, hidden_dim)) quantised activations */
     float *xs;         /* their group scales */
     int8_t *head_q;    /* (TTC_ATTENTION_QUERIES, head_dim) quantised query heads */

@@ -282,15 +282,25 @@ static size_t count_parameters(const file_header *h)
     return embedding + classifier + h->n_layers * per_layer + h->dim;
 }
 
-static int build_rope_table(ttc_model *m, float theta)
+/* The cosine and sine of every (position, rotated pair) of the window, made
+ * once at load: a pass only reads them. */
+static int build_rope_tables(ttc_model *m, float theta)
 {
-    int pairs = m->head_dim / 2;
-    m->rope_frequency = malloc(sizeof(double) * (size_t)pairs);
-    if (!m->rope_frequency)
+    const int pairs = m->head_dim / 2, window = m->info.window;
+    m->rope_cos = malloc(sizeof(float) * (size_t)window * (size_t)pairs);
+    m->rope_sin = malloc(sizeof(float) * (size_t)window * (size_t)pairs);
+    if (!m->rope_cos || !m->rope_sin)
         return TTC_ERR_OUT_OF_MEMORY;
-    double log_theta = ttc_log((double)theta);
-    for (int i = 0; i < pairs; i++)
-        m->rope_frequency[i] = ttc_exp(-log_theta * (2.0 * i) / m->head_dim);
+    const double log_theta = ttc_log((double)theta);
+    for (int i = 0; i < pairs; i++) {
+        const double frequency = ttc_exp(-log_theta * (2.0 * i) / m->head_dim);
+        for (int position = 0; position < window; position++) {
+            double sin_angle, cos_angle;
+            ttc_sincos((double)position * frequency, &sin_angle, &cos_angle);
+            m->rope_cos[(size_t)position * pairs + i] = (float)cos_angle;
+            m->rope_sin[(size_t)position * pairs + i] = (float)sin_angle;
+        }
+    }
     return TTC_OK;
 }
 
@@ -408,7 +418,7 @@ ttc_status ttc_model_load(const void *data, size_t size, ttc_model **out)
 
     status = check_weights(m);
     if (status == TTC_OK)
-        status = build_rope_table(m, h.rope_theta);
+        status = build_rope_tables(m, h.rope_theta);
     if (status != TTC_OK) {
         ttc_model_free(m);
         return status;
@@ -422,7 +432,8 @@ void ttc_model_free(ttc_model *model)
 {
     if (!model)
         return;
-    free(model->rope_frequency);
+    free(model->rope_cos);
+    free(model->rope_sin);
     free(model->packed_allocation);
     free(model->layers);
     free(model->allocation);

@@ -71,7 +71,6 @@ static int allocate_buffers(ttc_session *s)
     const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
     const size_t value_cache = (size_t)m->info.n_layers * m->info.n_kv_heads *
                                ttc_value_cache_positions(m->info.window) * (size_t)m->head_dim;
-    const size_t pairs = (size_t)m->head_dim / 2;
     int failed = 0;
     ttc_scratch *x = &s->scratch;
 
@@ -95,8 +94,6 @@ static int allocate_buffers(ttc_session *s)
     x->gate = allocate(s, batch * hidden, sizeof(float), &failed);
     x->up = allocate(s, batch * hidden, sizeof(float), &failed);
     x->scores = allocate(s, TTC_ATTENTION_QUERIES * window, sizeof(float), &failed);
-    x->rope_cos = allocate(s, batch * pairs, sizeof(float), &failed);
-    x->rope_sin = allocate(s, batch * pairs, sizeof(float), &failed);
     x->xq = allocate(s, batch * widest, 1, &failed);
     x->xs = allocate(s, batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
     x->head_q = allocate(s, TTC_ATTENTION_QUERIES * (size_t)m->head_dim, 1, &failed);
@@ -157,7 +154,7 @@ void ttc_session_free(ttc_session *s)
         s->cache.keys_f32, s->cache.values_f32, s->cache.keys_packed, s->scratch.x,
         s->scratch.normed,
         s->scratch.q, s->scratch.k, s->scratch.v, s->scratch.attention, s->scratch.gate,
-        s->scratch.up, s->scratch.scores, s->scratch.rope_cos, s->scratch.rope_sin,
+        s->scratch.up, s->scratch.scores,
         s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->tokens, s->prompt, s->logits,
         s->probabilities,
     };
