@@ -58,6 +58,7 @@ def traced(page: sync_api.Page) -> Iterator[MainThread]:
 
 
 def read_trace(trace: bytes, origin: str, into: MainThread) -> None:
+    """Adds what each renderer main thread of a Chromium trace (JSON) ran to into."""
     events = json.loads(trace)["traceEvents"]
     if not any(event.get("name") == END_MARK for event in events):
         raise RuntimeError("the trace lost its end: Chromium's trace buffer filled")
