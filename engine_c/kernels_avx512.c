@@ -485,6 +485,13 @@ INLINE_VNNI void packed_scores_block(float *out, int out_stride, const int8_t *q
     const size_t block_bytes = key_block_bytes(head_dim);
     const int8_t *q = queries + (size_t)q0 * head_dim;
     const size_t extent = (size_t)((n_keys + 15) / 16) * block_bytes;
+    /* each query's bytes of the last chunk, the missing ones 0 (their keys' are 0 too) */
+    int8_t tails[8][4] = {{0}};
+    if (whole < chunks)
+#pragma GCC unroll 8
+        for (int j = 0; j < n_block; j++)
+            __builtin_memcpy(tails[j], q + (size_t)j * head_dim + 4 * whole,
+                             (size_t)(head_dim - 4 * whole));
     for (int t = 0; t < n_keys; t += 16) {
         const uint8_t *block = packed_keys + (size_t)(t / 16) * block_bytes;
         if ((size_t)(t / 16) * block_bytes + PREFETCH_BYTES + block_bytes <= extent)
@@ -502,15 +509,10 @@ INLINE_VNNI void packed_scores_block(float *out, int out_stride, const int8_t *q
                     d[j], broadcast_flipped(q + (size_t)j * head_dim + 4 * c), kv);
         }
         if (whole < chunks) {
-            /* the last chunk's missing bytes as 0 (their keys' bytes are 0 too) */
             const __m512i kv = _mm512_loadu_si512((const void *)(block + (size_t)whole * 64));
 #pragma GCC unroll 8
-            for (int j = 0; j < n_block; j++) {
-                int8_t tail[4] = {0, 0, 0, 0};
-                __builtin_memcpy(tail, q + (size_t)j * head_dim + 4 * whole,
-                                 (size_t)(head_dim - 4 * whole));
-                d[j] = _mm512_dpbusd_epi32(d[j], broadcast_flipped(tail), kv);
-            }
+            for (int j = 0; j < n_block; j++)
+                d[j] = _mm512_dpbusd_epi32(d[j], broadcast_flipped(tails[j]), kv);
         }
         const __m512i bias = _mm512_loadu_si512((const void *)(block + (size_t)chunks * 64));
         const __mmask16 valid = first_lanes(ttc_min_int(16, n_keys - t));
