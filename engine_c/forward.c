@@ -57,7 +57,7 @@ static void rope(float *vec, int n_heads, int head_dim, const float *cos_t, cons
 static int8_t *head_keys(const ttc_session *s, int layer, int kv_head)
 {
     const ttc_model *m = s->model;
-    return s->cache.keys_q8 +
+    return s->state.cache.keys_q8 +
            ((size_t)layer * m->info.n_kv_heads + kv_head) * m->info.window * m->head_dim;
 }
 
@@ -66,21 +66,21 @@ static int8_t *head_keys(const ttc_session *s, int layer, int kv_head)
 static int8_t *head_values(const ttc_session *s, int layer, int kv_head)
 {
     const ttc_model *m = s->model;
-    return s->cache.values_q8 + ((size_t)layer * m->info.n_kv_heads + kv_head) *
+    return s->state.cache.values_q8 + ((size_t)layer * m->info.n_kv_heads + kv_head) *
                                     ttc_value_cache_positions(m->info.window) * m->head_dim;
 }
 
 /* The packed copy of one (layer, kv head)'s keys (ttc_kv_cache.keys_packed). */
 static uint8_t *head_packed_keys(const ttc_session *s, int layer, int kv_head)
 {
-    return (uint8_t *)s->cache.keys_packed +
-           ((size_t)layer * s->model->info.n_kv_heads + kv_head) * s->cache.packed_key_bytes;
+    return (uint8_t *)s->state.cache.keys_packed +
+           ((size_t)layer * s->model->info.n_kv_heads + kv_head) * s->state.cache.packed_key_bytes;
 }
 
 static void store_kv(ttc_session *s, int layer, int pos, const float *k, const float *v)
 {
     const ttc_model *m = s->model;
-    ttc_kv_cache *c = &s->cache;
+    ttc_kv_cache *c = &s->state.cache;
     const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
     const size_t row = ((size_t)layer * window + pos) * kv_dim;
     if (c->precision == TTC_KV_F32) {
@@ -119,7 +119,7 @@ static void attention_scores(ttc_session *s, int layer, int kv_head, int n_queri
                              const float *query_scales, const int *n_keys)
 {
     const ttc_model *m = s->model;
-    const ttc_kv_cache *c = &s->cache;
+    const ttc_kv_cache *c = &s->state.cache;
     const int head_dim = m->head_dim, window = m->info.window;
     const float *key_scales =
         c->key_scales + ((size_t)layer * m->info.n_kv_heads + kv_head) * window;
@@ -169,7 +169,7 @@ static void attend_q8(ttc_session *s, int layer, int kv_head, int n, int start)
             s->kernels->softmax(scores, n_keys[j]);
             s->kernels->attention_values_q8(x->attention + head[j], scores,
                                             head_values(s, layer, kv_head),
-                                            s->cache.value_scales + scales, n_keys[j], head_dim);
+                                            s->state.cache.value_scales + scales, n_keys[j], head_dim);
         }
     }
 }
@@ -181,7 +181,7 @@ static void attend_f32(ttc_session *s, float *out, const float *q, int layer, in
     const ttc_model *m = s->model;
     const int window = m->info.window, kv_dim = m->kv_dim, head_dim = m->head_dim;
     const size_t base = (size_t)layer * window * kv_dim + (size_t)kv_head * head_dim;
-    const float *keys = s->cache.keys_f32 + base, *values = s->cache.values_f32 + base;
+    const float *keys = s->state.cache.keys_f32 + base, *values = s->state.cache.values_f32 + base;
     float *scores = s->scratch.scores;
     const float inverse_sqrt = 1.0f / __builtin_sqrtf((float)head_dim);
     for (int t = 0; t < n_keys; t++) {
@@ -219,7 +219,7 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
         rope(x->k + (size_t)t * kv_dim, m->info.n_kv_heads, head_dim, cos_t, sin_t);
         store_kv(s, layer, start + t, x->k + (size_t)t * kv_dim, x->v + (size_t)t * kv_dim);
     }
-    if (s->cache.precision == TTC_KV_F32) {
+    if (s->state.cache.precision == TTC_KV_F32) {
         for (int t = 0; t < n; t++)
             for (int h = 0; h < m->info.n_heads; h++) {
                 const size_t head = (size_t)t * dim + (size_t)h * head_dim;
@@ -281,7 +281,7 @@ static void forward_batch(ttc_session *s, const int *tokens, int n, int start)
         rmsnorm(s->scratch.normed + (size_t)t * dim, s->scratch.x + (size_t)t * dim,
                 m->final_norm, dim, m->norm_eps);
     quantize_rows(s, s->scratch.normed, n, dim);
-    matmul(s, s->logits + (size_t)start * m->info.vocab_size, n, &m->classifier);
+    matmul(s, s->state.logits + (size_t)start * m->info.vocab_size, n, &m->classifier);
     s->forwarded_tokens += (uint64_t)n;
 }
 

@@ -195,17 +195,26 @@ void ttc_stop_context_advance(ttc_stop_context *context, int token, float probab
 void ttc_stop_features(const ttc_stop_context *context, const float *probabilities, int vocab,
                        int token, const ttc_memory_prediction *memory, float *out);
 
+/* A cache and what made it. */
+typedef struct {
+    ttc_kv_cache cache;
+    int *tokens;       /* (window) the tokens whose state the cache holds */
+    int n_tokens;      /* how many of them are valid */
+    float *logits;     /* (window, vocab) the logits after each cached token */
+} ttc_state;
+
 struct ttc_session {
     const ttc_model *model;
     const ttc_kernels *kernels;
     int max_batch;
     int draft_tokens;  /* tokens a decoding pass may check at once (ttc_session_options) */
-    ttc_kv_cache cache;
+    ttc_state state;   /* what the forward pass extends and decoding reads */
+    /* The prompt the document will need once the window's start moves, run
+     * ahead of that keystroke (ttc_session_prepare); allocated by the first
+     * call (tokens NULL until then). Whichever of the two holds more of a
+     * request's tokens serves it. */
+    ttc_state ahead;
     ttc_scratch scratch;
-
-    int *tokens;       /* (window) the tokens whose state the cache holds */
-    int n_tokens;      /* how many of them are valid */
-    float *logits;     /* (window, vocab) the logits after each cached token */
     uint64_t forwarded_tokens;
     size_t memory_bytes; /* allocated for this session */
 

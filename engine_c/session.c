@@ -46,19 +46,50 @@ static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
     return p;
 }
 
-/* Zeroed, so that no byte the packed scores kernel reads past the cached
- * positions is uninitialised (it never reaches a score). */
-static void allocate_packed_keys(ttc_session *s, int *failed)
+/* A cache of the session's precision for the whole window, the tokens that
+ * made it and their logits. The packed keys are zeroed, so that no byte the
+ * packed scores kernel reads past the cached positions is uninitialised (it
+ * never reaches a score). */
+static void allocate_state(ttc_session *s, ttc_state *state, int *failed)
 {
     const ttc_model *m = s->model;
-    ttc_kv_cache *c = &s->cache;
-    c->packed_key_bytes = s->kernels->packed_keys_size(m->info.window, m->head_dim);
-    const size_t copies = (size_t)m->info.n_layers * m->info.n_kv_heads;
-    c->keys_packed = allocate(s, copies, c->packed_key_bytes, failed);
-    if (c->keys_packed) {
-        ttc_memset(c->keys_packed, 0, copies * c->packed_key_bytes);
-        c->keys_packed_by = s->kernels->pack_key;
+    const size_t window = (size_t)m->info.window;
+    const size_t cache = (size_t)m->info.n_layers * window * (size_t)m->kv_dim;
+    const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
+    const size_t value_cache = (size_t)m->info.n_layers * m->info.n_kv_heads *
+                               ttc_value_cache_positions(m->info.window) * (size_t)m->head_dim;
+    ttc_kv_cache *c = &state->cache;
+    if (c->precision == TTC_KV_F32) {
+        c->keys_f32 = allocate(s, cache, sizeof(float), failed);
+        c->values_f32 = allocate(s, cache, sizeof(float), failed);
+    } else {
+        c->keys_q8 = allocate(s, cache, 1, failed);
+        c->values_q8 = allocate(s, value_cache, 1, failed);
+        c->key_scales = allocate(s, cache_scales, sizeof(float), failed);
+        c->value_scales = allocate(s, cache_scales, sizeof(float), failed);
     }
+    if (c->precision == TTC_KV_INT8 && s->kernels->pack_key) {
+        c->packed_key_bytes = s->kernels->packed_keys_size(m->info.window, m->head_dim);
+        const size_t copies = (size_t)m->info.n_layers * m->info.n_kv_heads;
+        c->keys_packed = allocate(s, copies, c->packed_key_bytes, failed);
+        if (c->keys_packed) {
+            ttc_memset(c->keys_packed, 0, copies * c->packed_key_bytes);
+            c->keys_packed_by = s->kernels->pack_key;
+        }
+    }
+    state->tokens = allocate(s, window, sizeof(int), failed);
+    state->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), failed);
+}
+
+static void free_state(ttc_state *state)
+{
+    void *buffers[] = {
+        state->cache.keys_q8,  state->cache.values_q8,  state->cache.key_scales,
+        state->cache.value_scales, state->cache.keys_f32, state->cache.values_f32,
+        state->cache.keys_packed, state->tokens, state->logits,
+    };
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
+        free(buffers[i]);
 }
 
 static int allocate_buffers(ttc_session *s)
@@ -67,24 +98,10 @@ static int allocate_buffers(ttc_session *s)
     const size_t batch = (size_t)s->max_batch, window = (size_t)m->info.window;
     const size_t dim = (size_t)m->info.dim, hidden = (size_t)m->info.hidden_dim;
     const size_t kv_dim = (size_t)m->kv_dim, widest = hidden > dim ? hidden : dim;
-    const size_t cache = (size_t)m->info.n_layers * window * kv_dim;
-    const size_t cache_scales = (size_t)m->info.n_layers * m->info.n_kv_heads * window;
-    const size_t value_cache = (size_t)m->info.n_layers * m->info.n_kv_heads *
-                               ttc_value_cache_positions(m->info.window) * (size_t)m->head_dim;
     int failed = 0;
     ttc_scratch *x = &s->scratch;
 
-    if (s->cache.precision == TTC_KV_F32) {
-        s->cache.keys_f32 = allocate(s, cache, sizeof(float), &failed);
-        s->cache.values_f32 = allocate(s, cache, sizeof(float), &failed);
-    } else {
-        s->cache.keys_q8 = allocate(s, cache, 1, &failed);
-        s->cache.values_q8 = allocate(s, value_cache, 1, &failed);
-        s->cache.key_scales = allocate(s, cache_scales, sizeof(float), &failed);
-        s->cache.value_scales = allocate(s, cache_scales, sizeof(float), &failed);
-        if (s->kernels->pack_key)
-            allocate_packed_keys(s, &failed);
-    }
+    allocate_state(s, &s->state, &failed);
     x->x = allocate(s, batch * dim, sizeof(float), &failed);
     x->normed = allocate(s, batch * dim, sizeof(float), &failed);
     x->q = allocate(s, batch * dim, sizeof(float), &failed);
@@ -97,9 +114,7 @@ static int allocate_buffers(ttc_session *s)
     x->xq = allocate(s, batch * widest, 1, &failed);
     x->xs = allocate(s, batch * widest / (size_t)m->info.group_size, sizeof(float), &failed);
     x->head_q = allocate(s, TTC_ATTENTION_QUERIES * (size_t)m->head_dim, 1, &failed);
-    s->tokens = allocate(s, window, sizeof(int), &failed);
     s->prompt = allocate(s, window, sizeof(int), &failed);
-    s->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), &failed);
     s->probabilities = allocate(s, (size_t)m->info.vocab_size, sizeof(float), &failed);
     if (!failed && ttc_memory_init(&s->memory, MEMORY_LIMIT, MEMORY_SPARE) != TTC_OK)
         failed = 1;
@@ -136,7 +151,7 @@ ttc_status ttc_session_create(const ttc_model *model,
     if (s->draft_tokens == 0)
         s->draft_tokens =
             kernels->pack_q8 ? ttc_min_int(PACKED_DRAFT_TOKENS, options->max_batch) : 1;
-    s->cache.precision = options->kv_precision;
+    s->state.cache.precision = s->ahead.cache.precision = options->kv_precision;
     if (allocate_buffers(s) != TTC_OK) {
         ttc_session_free(s);
         return TTC_ERR_OUT_OF_MEMORY;
@@ -149,14 +164,13 @@ void ttc_session_free(ttc_session *s)
 {
     if (!s)
         return;
+    free_state(&s->state);
+    free_state(&s->ahead);
     void *buffers[] = {
-        s->cache.keys_q8, s->cache.values_q8, s->cache.key_scales, s->cache.value_scales,
-        s->cache.keys_f32, s->cache.values_f32, s->cache.keys_packed, s->scratch.x,
-        s->scratch.normed,
-        s->scratch.q, s->scratch.k, s->scratch.v, s->scratch.attention, s->scratch.gate,
-        s->scratch.up, s->scratch.scores,
-        s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->tokens, s->prompt, s->logits,
-        s->probabilities,
+        s->scratch.x,  s->scratch.normed, s->scratch.q,       s->scratch.k,
+        s->scratch.v,  s->scratch.attention, s->scratch.gate, s->scratch.up,
+        s->scratch.scores, s->scratch.xq, s->scratch.xs,     s->scratch.head_q,
+        s->prompt,     s->probabilities,
     };
     for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
         free(buffers[i]);
@@ -181,19 +195,45 @@ const char *ttc_session_kernels(const ttc_session *s)
 
 /* ---- running tokens, reusing the cache ---------------------------------- */
 
-/* Makes the cache hold tokens[0..n) (n <= window), running only what differs
- * from what it holds. Tokens cached beyond n stay: they are what decoding
- * generated last time and may be generated again for free. */
-static void feed(ttc_session *s, const int *tokens, int n)
+static int common_length(const ttc_state *state, const int *tokens, int n)
 {
     int common = 0;
-    while (common < n && common < s->n_tokens && s->tokens[common] == tokens[common])
+    while (common < n && common < state->n_tokens && state->tokens[common] == tokens[common])
         common++;
-    if (common == n)
-        return;
-    ttc_memcpy(s->tokens + common, tokens + common, sizeof(int) * (size_t)(n - common));
-    ttc_forward(s, tokens + common, n - common, common);
-    s->n_tokens = n;
+    return common;
+}
+
+/* Runs what s->state lacks of tokens[0..n) (n <= window), at most limit
+ * tokens of it; returns how many ran. Tokens cached beyond what it reaches stay:
+ * they are what decoding generated last time and may be generated again for
+ * free. */
+static int extend(ttc_session *s, const int *tokens, int n, int limit)
+{
+    const int common = common_length(&s->state, tokens, n);
+    const int end = n - common > limit ? common + limit : n;
+    if (common == end)
+        return 0;
+    ttc_memcpy(s->state.tokens + common, tokens + common, sizeof(int) * (size_t)(end - common));
+    ttc_forward(s, tokens + common, end - common, common);
+    s->state.n_tokens = end;
+    return end - common;
+}
+
+static void swap_states(ttc_session *s)
+{
+    const ttc_state held = s->state;
+    s->state = s->ahead;
+    s->ahead = held;
+}
+
+/* Makes s->state hold tokens[0..n), from the state prepared ahead when that
+ * holds more of them, running only what differs. */
+static void feed(ttc_session *s, const int *tokens, int n)
+{
+    if (s->ahead.tokens &&
+        common_length(&s->ahead, tokens, n) > common_length(&s->state, tokens, n))
+        swap_states(s);
+    extend(s, tokens, n, n);
 }
 
 /* Appends the generated token at position pos, for free when the cache already holds
@@ -207,9 +247,9 @@ static void feed(ttc_session *s, const int *tokens, int n)
 static void feed_generated(ttc_session *s, int token, int pos, int room,
                            const ttc_memory_prediction *memory, int one_line)
 {
-    if (pos < s->n_tokens && s->tokens[pos] == token)
+    if (pos < s->state.n_tokens && s->state.tokens[pos] == token)
         return;
-    int *batch = s->tokens + pos, n = 1;
+    int *batch = s->state.tokens + pos, n = 1;
     batch[0] = token;
     int32_t next = memory ? memory->continuation : -1;
     if (next >= 0 && next < s->memory.length && s->memory.text[next] == token) {
@@ -219,7 +259,7 @@ static void feed_generated(ttc_session *s, int token, int pos, int room,
             n++;
     }
     ttc_forward(s, batch, n, pos);
-    s->n_tokens = pos + n;
+    s->state.n_tokens = pos + n;
 }
 
 static float log_sum_exp(const float *logits, int n)
@@ -273,9 +313,11 @@ static int has_text(const char *text, size_t length)
  * hold more than whitespace; otherwise BOS prefix.
  * the prefix keeps its end, starting at a multiple of window/4 bytes so that
  * the start moves rarely as the document grows. Room for a full suggestion is
- * always left. Every count here is in bytes, which bound the tokens. */
+ * always left. Every count here is in bytes, which bound the tokens.
+ * With `ahead`, the prompt once the start moves on, when that is within
+ * window/16 more bytes of prefix (else no prompt: 0). */
 static int build_prompt(ttc_session *s, const char *prefix, size_t prefix_length,
-                        const char *suffix, size_t suffix_length)
+                        const char *suffix, size_t suffix_length, int ahead)
 {
     const size_t window = (size_t)s->model->info.window;
     const size_t suggestion_room = window / 8 < TTC_MAX_SUGGESTION ? window / 8
@@ -297,6 +339,12 @@ static int build_prompt(ttc_session *s, const char *prefix, size_t prefix_length
     size_t start = 0;
     if (prefix_length > budget)
         start = (prefix_length - budget + step - 1) / step * step;
+    if (ahead) {
+        /* the start moves once the prefix outgrows start + budget */
+        if (start + budget - prefix_length >= window / 16)
+            return 0;
+        start += step;
+    }
     n += ttc_text_to_tokens(prefix + start, prefix_length - start, prompt + n,
                             prefix_length - start);
     return (int)n;
@@ -403,7 +451,7 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
     float confidence = 1.0f;
     while (g->length < o->max_chars) {
         ttc_memory_prediction prediction;
-        next_distribution(s, s->logits + (size_t)(pos - 1) * vocab, o->document_memory,
+        next_distribution(s, s->state.logits + (size_t)(pos - 1) * vocab, o->document_memory,
                           g->length, &prediction);
         int token = pick_token(s->probabilities, vocab);
         confidence *= s->probabilities[token];
@@ -620,7 +668,7 @@ static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_len
                                ? TTC_MULTILINE_BLOCK : TTC_MULTILINE_OFF;
     options = &chosen;
 
-    int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length);
+    int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 0);
     feed(s, s->prompt, n);
     suggestion g = {.text = out};
     start_block(&g, prefix, prefix_length);
@@ -650,6 +698,34 @@ ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
                     out_capacity, out_length, NULL);
 }
 
+ttc_status ttc_session_prepare(ttc_session *s, const char *prefix, size_t prefix_length,
+                               const char *suffix, size_t suffix_length, size_t max_tokens,
+                               size_t *run)
+{
+    if (!s || !run || max_tokens == 0 || (!prefix && prefix_length) || (!suffix && suffix_length))
+        return TTC_ERR_INVALID_ARGUMENT;
+    *run = 0;
+    const int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 1);
+    if (n == 0 || common_length(&s->ahead, s->prompt, n) == n)
+        return TTC_OK;
+    if (!s->ahead.tokens) {
+        const size_t held = s->memory_bytes;
+        int failed = 0;
+        allocate_state(s, &s->ahead, &failed);
+        if (failed) {
+            free_state(&s->ahead);
+            s->ahead = (ttc_state){.cache.precision = s->state.cache.precision};
+            s->memory_bytes = held;
+            return TTC_ERR_OUT_OF_MEMORY;
+        }
+    }
+    const int limit = max_tokens < (size_t)n ? (int)max_tokens : n;
+    swap_states(s);
+    *run = (size_t)extend(s, s->prompt, n, limit);
+    swap_states(s);
+    return TTC_OK;
+}
+
 ttc_status ttc_session_stop_features(ttc_session *s, const char *prefix,
                                      size_t prefix_length, const char *suffix,
                                      size_t suffix_length, const ttc_complete_options *options,
@@ -675,7 +751,7 @@ ttc_status ttc_session_logits(ttc_session *s, const int *tokens, size_t n_tokens
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return TTC_ERR_INVALID_ARGUMENT;
     feed(s, tokens, (int)n_tokens);
-    ttc_memcpy(out, s->logits + (n_tokens - out_rows) * (size_t)vocab,
+    ttc_memcpy(out, s->state.logits + (n_tokens - out_rows) * (size_t)vocab,
                sizeof(float) * out_rows * (size_t)vocab);
     return TTC_OK;
 }
@@ -727,7 +803,7 @@ static void score_span(ttc_session *s, const int *text, int context, int from, i
         prompt[n++] = text[i];
     feed(s, prompt, n);
     for (int i = from; i < to; i++) {
-        const float *logits = s->logits + (size_t)(i - context) * vocab;
+        const float *logits = s->state.logits + (size_t)(i - context) * vocab;
         score_token(s, logits, text[i], kind, out + (size_t)i * stride);
         if (kind != SCORE_MODEL && s->memory.length < TTC_MEMORY_PREFIX_BYTES)
             ttc_memory_append(&s->memory, text[i]);

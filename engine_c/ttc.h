@@ -139,6 +139,20 @@ ttc_status ttc_session_complete(ttc_session *session,
                                 const ttc_complete_options *options,
                                 char *out, size_t out_capacity, size_t *out_length);
 
+/* Work for idle time between requests: once the document (prefix before the
+ * cursor, suffix after it, as ttc_session_complete takes them) is within
+ * window/16 characters of outgrowing the model's window, runs up to max_tokens
+ * (>= 1) tokens of the prompt the session will need after that, in a second
+ * cache, so that the request which moves the window runs only what was typed
+ * since. Writes how many tokens ran to *run: 0 when nothing is left to run
+ * (callers loop while it is not 0 and they are idle). Suggestions are the same
+ * with or without it. The second cache, allocated by the first call that runs
+ * anything, doubles the session's cache memory (ttc_session_memory). */
+ttc_status ttc_session_prepare(ttc_session *session,
+                               const char *prefix, size_t prefix_length,
+                               const char *suffix, size_t suffix_length,
+                               size_t max_tokens, size_t *run);
+
 /* How many characters right after the cursor a suggestion types again: the
  * longest start of the rest of the cursor's line (suffix up to its first
  * newline) that the suggestion ends with. Accepting the suggestion should

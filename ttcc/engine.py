@@ -242,6 +242,21 @@ class Session:
             options, self._output, lib.TTC_MAX_SUGGESTION + 1, self._output_length))
         return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
 
+    def prepare(self, prefix: str, suffix: str = "", max_tokens: int = 64) -> int:
+        """Idle-time work: when the document is about to outgrow the model's window, runs
+        up to max_tokens tokens of the prompt the next complete() will need once it has,
+        so that the keystroke which moves the window runs only what was typed since.
+        Returns how many tokens ran (0: nothing left to do). Suggestions are the same
+        with or without it; the first call that runs anything doubles the session's
+        cache memory."""
+        if max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
+        run = ffi.new("size_t *")
+        _check(lib.ttc_session_prepare(self._handle, prefix_bytes, len(prefix_bytes),
+                                       suffix_bytes, len(suffix_bytes), max_tokens, run))
+        return run[0]
+
     def stop_features(
         self,
         prefix: str,

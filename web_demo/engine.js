@@ -11,6 +11,7 @@
 //   session.complete('def add(a, b):\n    return ');
 //   session.complete(prefix, suffix, { multiline, maxChars, minConfidence,
 //                                      documentMemory, memoryText });
+//   while (idle && session.prepare(prefix, suffix)) {} // run ahead of the window's move
 //   session.free(); model.free();
 //
 // Text crosses as UTF-8 (TextEncoder): a lone surrogate becomes U+FFFD, one
@@ -241,6 +242,23 @@ export async function loadEngine(wasmBytes) {
           Number(minConfidence), documentMemory ? 1 : 0, ...memory, this.#out, capacity, slot)));
       if (result.status !== 0) throw new Error(message(result.status));
       return decoder.decode(bytes().subarray(this.#out, this.#out + result.value));
+    }
+
+    // Idle-time work: when the document is about to outgrow the model's window, runs up
+    // to maxTokens tokens of the prompt the next complete() will need once it has, so
+    // that the keystroke which moves the window runs only what was typed since. Returns
+    // how many tokens ran (0: nothing left to do). Suggestions are the same with or
+    // without it; the first call that runs anything doubles the session's cache memory.
+    prepare(prefix, suffix = '', maxTokens = 64) {
+      const handle = this.#live();
+      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) {
+        throw new RangeError('maxTokens must be a positive integer');
+      }
+      const result = withTexts([String(prefix), String(suffix)], (prefixText, suffixText) =>
+        withSlot((slot) => wasm.session_prepare(handle, ...prefixText, ...suffixText, maxTokens,
+          slot)));
+      if (result.status !== 0) throw new Error(message(result.status));
+      return result.value;
     }
 
     // Runs tokens (integers 0..vocab-1, from position 0, reusing what the session

@@ -30,8 +30,13 @@ let session = null;
 let currentLoad = null; // {loadId, controller}
 let pending = null;     // the latest "complete" request not yet run
 let scheduled = false;
+let answered = null;    // the last request answered: what idle time prepares for
+
+// Tokens run ahead at a time while idle: a request waits for at most one such run.
+const PREPARE_TOKENS = 32;
 
 function unload() {
+  answered = null;
   session?.free();
   model?.free();
   session = null;
@@ -120,8 +125,21 @@ function complete() {
     const ms = performance.now() - start;
     const retyped = engine.retypedLength(suggestion, request.suffix);
     postMessage({ type: "suggestion", id: request.id, suggestion, retyped, ms });
+    answered = request;
+    setTimeout(prepare, 0);
   } catch (error) {
     postMessage({ type: "complete-error", id: request.id, message: error?.message || String(error) });
+  }
+}
+
+// Idle time: runs ahead what the engine needs once the document outgrows the model's
+// window (engine.js's prepare), a little at a time, until a request comes.
+function prepare() {
+  if (pending || !session || !answered) return;
+  try {
+    if (session.prepare(answered.prefix, answered.suffix, PREPARE_TOKENS)) setTimeout(prepare, 0);
+  } catch {
+    answered = null; // out of memory: suggestions go on without it
   }
 }
 

@@ -9,7 +9,8 @@
  * outgrows the window and the document memory's limits. Requests complete
  * at the cursor with options taken from the input, score text, or ask for
  * logits. Two sessions with different options serve them, and are freed and
- * recreated on request.
+ * recreated on request; after each completion the one that served it prepares
+ * what the window's next move needs (ttc_session_prepare).
  *
  * Besides the sanitizers, the target checks what ttc.h promises and abort()s
  * when a promise is broken, so that a logic bug is a crash too. Above all,
@@ -301,6 +302,11 @@ static void op_complete(program *p, const document *d, slot *slots)
     check(ttc_session_forwarded_tokens(s->session) - forwarded <=
           ttc_session_forwarded_tokens(fresh) * (uint64_t)drafts);
     ttc_session_free(fresh);
+    /* idle time after the request: what it prepares must change no later result */
+    size_t run = 0;
+    check(ttc_session_prepare(s->session, d->text, d->cursor, suffix, suffix_length,
+                              (size_t)o.max_chars, &run) == TTC_OK);
+    check(run <= (size_t)o.max_chars);
 }
 
 /* ---- scoring and logits ---- */

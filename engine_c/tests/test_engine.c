@@ -145,6 +145,10 @@ static void test_sessions(const ttc_model *model)
         ttc_session_free(fresh);
         CHECK(reused_length == fresh_length && memcmp(reused_out, fresh_out, fresh_length) == 0);
         CHECK(strlen(reused_out) == reused_length);
+        size_t run = 0, limit = 1 + next_random() % 200; /* idle time: changes no result */
+        CHECK(ttc_session_prepare(reused, document, cursor, document + cursor, length - cursor,
+                                  limit, &run) == TTC_OK);
+        CHECK(run <= limit);
 
         float logprobs[DOC];
         size_t count = 0;
@@ -178,6 +182,12 @@ static void test_sessions(const ttc_model *model)
     bad.memory_text_length = 3; /* with no memory_text */
     CHECK(ttc_session_complete(reused, "x", 1, "", 0, &bad, reused_out, sizeof reused_out,
                                &out_length) == TTC_ERR_INVALID_ARGUMENT);
+    size_t run = 1;
+    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, 0, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, 8, NULL) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, NULL, 5, "", 0, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(NULL, "x", 1, "", 0, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, "x", 1, NULL, 0, 8, &run) == TTC_OK && run == 0);
 
     int bad_tokens[] = {2, 200};
     float logits[2 * 128];

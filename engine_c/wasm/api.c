@@ -137,6 +137,14 @@ int session_complete(ttc_session *session, const char *prefix, size_t prefix_len
                                 out, out_capacity, out_length);
 }
 
+EXPORT("session_prepare")
+int session_prepare(ttc_session *session, const char *prefix, size_t prefix_length,
+                    const char *suffix, size_t suffix_length, size_t max_tokens, size_t *run)
+{
+    return ttc_session_prepare(session, prefix, prefix_length, suffix, suffix_length, max_tokens,
+                               run);
+}
+
 EXPORT("retyped_length")
 size_t retyped_length(const char *suggestion, size_t suggestion_length, const char *suffix,
                       size_t suffix_length)

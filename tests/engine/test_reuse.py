@@ -37,9 +37,11 @@ def model(tiny_model_path: Path) -> Model:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.text(max_size=300), edits=st.lists(EDIT, min_size=1, max_size=12), data=st.data())
 def test_reused_session_equals_fresh_session(model: Model, start: str, edits: list, data) -> None:
-    """Also with drafts: a reused session that checks 8 drafted tokens a pass."""
+    """Also with drafts (a reused session that checks 8 drafted tokens a pass) and with
+    the window's next prompt prepared between requests, any part of it."""
     reused = model.session(draft_tokens=1)
     drafting = model.session(draft_tokens=8)
+    preparing = model.session()
     document, cursor, suggestion = start, len(start), ""
     for kind, argument in edits:
         if kind in ("type", "paste"):
@@ -62,6 +64,10 @@ def test_reused_session_equals_fresh_session(model: Model, start: str, edits: li
                                                        **options)
         assert suggestion == fresh
         assert drafting.complete(prefix, suffix, min_confidence=0.0, **options) == fresh
+        assert preparing.complete(prefix, suffix, min_confidence=0.0, **options) == fresh
+        # as if the user typed on: their next request may be anywhere in the next step
+        ahead = prefix + data.draw(st.sampled_from(PIECES)) * data.draw(st.integers(0, 250))
+        preparing.prepare(ahead, suffix, data.draw(st.integers(1, 300)))
 
 
 def test_drafts_accepted_or_rejected_change_no_suggestion() -> None:
@@ -130,3 +136,41 @@ def test_keystrokes_in_a_long_document_are_cheap(model: Model) -> None:
     reruns = sum(cost > 1 for cost in costs)
     assert reruns <= len(costs) // (window // 4) + 1
     assert sorted(costs)[len(costs) // 2] == 1
+
+
+def test_a_prepared_window_move_runs_only_what_was_typed() -> None:
+    """A shipped model typing its sample with the server's defaults, preparing while
+    idle: the same suggestions as without, and no keystroke re-reads the window (without
+    preparing, every window/4 characters one runs about 160 tokens)."""
+    model = Model.load(shipped_models_dir() / "python.ttc")
+    text = (shipped_models_dir() / "samples" / "python.py").read_text()[:1500]
+    plain, preparing = model.session(), model.session()
+    plain_costs, prepared_costs, prepared = [], [], 0
+    for end in range(1, len(text)):
+        before = plain.forwarded_tokens, preparing.forwarded_tokens
+        assert preparing.complete(text[:end]) == plain.complete(text[:end]), end
+        plain_costs.append(plain.forwarded_tokens - before[0])
+        prepared_costs.append(preparing.forwarded_tokens - before[1])
+        while ran := preparing.prepare(text[:end], max_tokens=32):
+            assert ran <= 32
+            prepared += ran
+    longest_suggestion = 64 + 2
+    assert max(plain_costs) > 100
+    assert max(prepared_costs) <= longest_suggestion
+    assert prepared > 100
+
+
+def test_prepare_waits_for_the_window_and_allocates_only_then(model: Model) -> None:
+    window = model.info.window
+    session = model.session()
+    held = session.memory_bytes
+    assert session.prepare("x" * (window // 2)) == 0
+    assert session.memory_bytes == held
+    near_the_move = "x" * (window - 40)
+    assert session.prepare(near_the_move, max_tokens=5) == 5
+    assert session.memory_bytes > held
+    while session.prepare(near_the_move):
+        pass
+    assert session.prepare(near_the_move) == 0
+    with pytest.raises(ValueError):
+        session.prepare(near_the_move, max_tokens=0)

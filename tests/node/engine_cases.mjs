@@ -4,8 +4,10 @@
 //
 // runCases(engine, modelBytes, modelName, cases, draftTokens) returns {"variant",
 // "fallbackReason", "selfCheck", "kernels", "info", "metadata", "results":
-// [{"text", "forwarded"}], "memory": {"sessions": [...], "models": [...]}}:
-// the results of the cases, in order in one session, then the module's memory
+// [{"text", "forwarded", "prepared"}], "memory": {"sessions": [...], "models": [...]}}:
+// the results of the cases, in order in one session (a case with "prepare": n then
+// prepares n tokens at a time until nothing is left, "prepared" counting them), then
+// the module's memory
 // size after each of 50 session create/complete/free rounds and 10 model
 // load/free rounds. The cases' session checks draftTokens tokens a pass (0: the engine's
 // default). A model that does not load gives {"error": message}.
@@ -30,10 +32,15 @@ export function runCases(engine, modelBytes, modelName, cases, draftTokens = 0) 
   }
 
   const session = model.session({ draftTokens });
-  const results = cases.map(({ prefix, suffix = '', options }) => ({
-    text: session.complete(prefix, suffix, jsOptions(options)),
-    forwarded: session.forwardedTokens,
-  }));
+  const results = cases.map(({ prefix, suffix = '', options, prepare }) => {
+    const result = { text: session.complete(prefix, suffix, jsOptions(options)) };
+    if (prepare) {
+      result.prepared = 0;
+      for (let ran; (ran = session.prepare(prefix, suffix, prepare));) result.prepared += ran;
+    }
+    result.forwarded = session.forwardedTokens;
+    return result;
+  });
   const kernels = session.kernels;
   session.free();
 

@@ -20,6 +20,7 @@ Python, "b?" in JavaScript, "b;" in Rust and "b#" from the base model.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import socket
@@ -131,6 +132,14 @@ async def engine_client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(SHIPPED_MODELS)))
+async def default_client(lsp_client: LanguageClient):
+    """The shipped models with the settings a new user has."""
+    await initialized(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
 # The short soak.
 
 
@@ -153,6 +162,8 @@ async def test_status_reports_sessions_and_their_release(client: LanguageClient)
         "sessionMemoryBytes": 0,
         "requestsInFlight": 0,
         "models": [],
+        "preparing": 0,
+        "preparedTokens": 0,
     }
     open_document(client, "file:///a.py", "A")
     open_document(client, "file:///b.rs", "B", language="rust")
@@ -308,6 +319,43 @@ async def test_edits_while_the_engine_runs(engine_client: LanguageClient) -> Non
         and complete_fresh(model, new_text, line, len(lines[line]))
     ]
     assert dropped, "no answer was dropped: the engine was never busy when the edit came"
+
+
+async def until_idle(client: LanguageClient) -> dict:
+    """The server's status once it has stopped running ahead."""
+    for _ in range(500):
+        held = await status(client)
+        if held["preparing"] == 0:
+            return held
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server never stopped running ahead")
+
+
+async def test_idle_time_runs_ahead_of_the_window(default_client: LanguageClient) -> None:
+    """Typing a shipped model's sample character by character, each answer awaited and
+    the server then left idle: the answers are a plain engine session's, and as the
+    document nears each move of its window's start the server runs ahead what the move
+    needs (tests/engine/test_reuse.py checks that the move then runs only what was
+    typed since)."""
+    client = default_client
+    text = (SHIPPED_MODELS / "samples" / "python.py").read_text()[:420]
+    plain = Model.load(SHIPPED_MODELS / "python.ttc").session()
+    uri = "file:///typed.py"
+    open_document(client, uri, text[:150])
+    prepared = []  # the server's count of tokens run ahead, after each keystroke
+    for version, end in enumerate(range(151, len(text) + 1), start=2):
+        typed = text[: end - 1]
+        at = types.Position(typed.count("\n"), len(typed) - typed.rfind("\n") - 1)
+        insert(client, uri, version, at, text[end - 1])
+        line, character = text[:end].count("\n"), end - text[:end].rfind("\n") - 1
+        expected = plain.complete(text[:end]) or None
+        assert await suggestion(client, uri, line, character) == expected
+        prepared.append((await until_idle(client))["preparedTokens"])
+    # The window (256 tokens) moves every 64 characters once the text outgrows it,
+    # about 160 tokens each time; the server runs ahead only in the last 16 before.
+    grew = sum(later > earlier for earlier, later in itertools.pairwise(prepared))
+    assert prepared[-1] >= 3 * 150
+    assert 3 <= grew < len(prepared) // 2
 
 
 def complete_fresh(model: Model, text: str, line: int, character: int) -> str:

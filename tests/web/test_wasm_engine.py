@@ -71,6 +71,8 @@ def make_cases(window: int) -> list[dict[str, Any]]:
     """About 40 (prefix, suffix, options) cases; `window` sizes the long documents."""
     long_doc = (PYTHON_CODE * (3 * window // len(PYTHON_CODE) + 2))[: 3 * window + 17]
     typed = "def add(a, b):\n    return a + b"
+    # where a BOS prompt first outgrows the window: it keeps room for a suggestion
+    first_move = window - min(window // 8, 256)
     cases: list[dict[str, Any]] = [
         {"prefix": "def f(x):\n    return "},
         {"prefix": "def f(x):\n    return ", "options": {"min_confidence": 0.0}},
@@ -125,6 +127,10 @@ def make_cases(window: int) -> list[dict[str, Any]]:
         {"prefix": "z = ", "options": {"max_chars": 256, "min_confidence": 0.0}},
         {"prefix": "z = ", "options": {"min_confidence": 1.0}},
         {"prefix": "z = ", "options": {"min_confidence": 0.001, "multiline": True}},
+        # typing on across the first move of the window's start, running ahead in between
+        *({"prefix": long_doc[:n], "options": {"min_confidence": 0.0}, "prepare": 48}
+          for n in range(first_move - window // 16, first_move + window // 32,
+                         max(3, window // 96))),
         # documents longer than the window, at the end and in the middle
         {"prefix": long_doc, "options": {"min_confidence": 0.0}},
         {"prefix": long_doc + "    x = ", "options": {"min_confidence": 0.0}},
@@ -198,8 +204,13 @@ def native_results_of(model: Model, cases: list[dict[str, Any]],
     session = model.session(draft_tokens=draft_tokens)
     results = []
     for case in cases:
-        text = session.complete(case["prefix"], case.get("suffix", ""), **case.get("options", {}))
-        results.append({"text": text, "forwarded": session.forwarded_tokens})
+        prefix, suffix = case["prefix"], case.get("suffix", "")
+        result = {"text": session.complete(prefix, suffix, **case.get("options", {}))}
+        if "prepare" in case:
+            result["prepared"] = 0
+            while ran := session.prepare(prefix, suffix, case["prepare"]):
+                result["prepared"] += ran
+        results.append(result | {"forwarded": session.forwarded_tokens})
     return results
 
 
