@@ -81,6 +81,10 @@ class Figures:
     rss_warm_kb: int = 0
     rss_end_kb: int = 0
     rss_peak_kb: int = 0  # the highest reading after warm-up (every 1000 completions)
+    # What the engine sessions hold (ttcc/status) then: sessions take memory as they go,
+    # a second cache once a document nears its window's end (running ahead).
+    sessions_warm_bytes: int = 0
+    sessions_end_bytes: int = 0
     sessions_open: int = 0  # sessions held with every document open, at the end
     sessions_closed: int = 0  # sessions held once all were closed
     documents_closed: int = 0  # documents the server still holds then
@@ -89,6 +93,16 @@ class Figures:
     @property
     def rss_growth_mb(self) -> float:
         return (self.rss_end_kb - self.rss_warm_kb) / 1024
+
+    @property
+    def sessions_growth_mb(self) -> float:
+        return (self.sessions_end_bytes - self.sessions_warm_bytes) / 2**20
+
+    @property
+    def unaccounted_growth_mb(self) -> float:
+        """What the server's memory grew by that no engine session holds: a leak shows
+        here."""
+        return self.rss_growth_mb - self.sessions_growth_mb
 
 
 def resident_kb(pid: int) -> int:
@@ -357,11 +371,13 @@ async def soak(
                 rss = resident_kb(server.pid)
                 if next_reading == warmup:
                     figures.warmup, figures.rss_warm_kb = figures.completions, rss
+                    figures.sessions_warm_bytes = await sessions_bytes(server)
                 figures.rss_peak_kb = max(figures.rss_peak_kb, rss)
                 next_reading += 1000
         figures.seconds = time.perf_counter() - started
         bar.close()
         figures.rss_end_kb = resident_kb(server.pid)
+        figures.sessions_end_bytes = await sessions_bytes(server)
         await finish(editor)
         await server.stop()
         figures.errors += [f"server said: {shown['message']}" for shown in server.shown]
@@ -372,6 +388,10 @@ async def soak(
             if " ERROR " in line or "Traceback" in line
         ]
     return figures
+
+
+async def sessions_bytes(server: StdioServer) -> int:
+    return (await server.request("ttcc/status", None))["sessionMemoryBytes"]
 
 
 async def finish(editor: Editor) -> None:
@@ -406,6 +426,8 @@ def report(figures: Figures) -> str:
         (f"server RSS after warm-up ({figures.warmup:,} completions)", mb(figures.rss_warm_kb)),
         ("server RSS at the end", mb(figures.rss_end_kb)),
         ("server RSS growth after warm-up", f"{figures.rss_growth_mb:+.2f} MB"),
+        ("of which engine sessions hold", f"{figures.sessions_growth_mb:+.2f} MB"),
+        ("of which no session holds", f"{figures.unaccounted_growth_mb:+.2f} MB"),
         ("server RSS peak after warm-up", mb(figures.rss_peak_kb)),
         (
             f"sessions held: {DOCUMENTS} documents open / all closed",

@@ -169,7 +169,8 @@ static void attend_q8(ttc_session *s, int layer, int kv_head, int n, int start)
             s->kernels->softmax(scores, n_keys[j]);
             s->kernels->attention_values_q8(x->attention + head[j], scores,
                                             head_values(s, layer, kv_head),
-                                            s->state.cache.value_scales + scales, n_keys[j], head_dim);
+                                            s->state.cache.value_scales + scales, n_keys[j],
+                                            head_dim);
         }
     }
 }

@@ -223,8 +223,8 @@ struct ttc_session {
     ttc_memory memory;    /* the document memory (memory.c) */
 };
 
-/* forward.c: runs tokens[0..n) at positions start..start+n-1 (the cache must
- * hold positions 0..start-1) and writes their logits into session->logits. */
+/* forward.c: runs tokens[0..n) at positions start..start+n-1 in session->state
+ * (its cache must hold positions 0..start-1) and writes their logits there. */
 void ttc_forward(ttc_session *session, const int *tokens, int n, int start);
 
 /* math.c: deterministic functions, identical on every platform and build. */

@@ -36,20 +36,24 @@ enum {
  * docs/RESULTS.md); elsewhere one token a pass. */
 enum { PACKED_DRAFT_TOKENS = 4 };
 
+/* Zeroed: the memory is resident from the start, as ttc_session_memory counts
+ * it (a process watching its memory sees it once, not page by page as a cache
+ * fills), and no byte a kernel reads past the cached positions (the packed
+ * scores kernel reads whole blocks) is uninitialised. */
 static void *allocate(ttc_session *s, size_t count, size_t size, int *failed)
 {
     void *p = malloc(count * size);
-    if (!p)
+    if (!p) {
         *failed = 1;
-    else
-        s->memory_bytes += count * size;
+        return NULL;
+    }
+    ttc_memset(p, 0, count * size);
+    s->memory_bytes += count * size;
     return p;
 }
 
 /* A cache of the session's precision for the whole window, the tokens that
- * made it and their logits. The packed keys are zeroed, so that no byte the
- * packed scores kernel reads past the cached positions is uninitialised (it
- * never reaches a score). */
+ * made it and their logits. */
 static void allocate_state(ttc_session *s, ttc_state *state, int *failed)
 {
     const ttc_model *m = s->model;
@@ -72,10 +76,7 @@ static void allocate_state(ttc_session *s, ttc_state *state, int *failed)
         c->packed_key_bytes = s->kernels->packed_keys_size(m->info.window, m->head_dim);
         const size_t copies = (size_t)m->info.n_layers * m->info.n_kv_heads;
         c->keys_packed = allocate(s, copies, c->packed_key_bytes, failed);
-        if (c->keys_packed) {
-            ttc_memset(c->keys_packed, 0, copies * c->packed_key_bytes);
-            c->keys_packed_by = s->kernels->pack_key;
-        }
+        c->keys_packed_by = s->kernels->pack_key;
     }
     state->tokens = allocate(s, window, sizeof(int), failed);
     state->logits = allocate(s, window * (size_t)m->info.vocab_size, sizeof(float), failed);
@@ -84,7 +85,7 @@ static void allocate_state(ttc_session *s, ttc_state *state, int *failed)
 static void free_state(ttc_state *state)
 {
     void *buffers[] = {
-        state->cache.keys_q8,  state->cache.values_q8,  state->cache.key_scales,
+        state->cache.keys_q8, state->cache.values_q8, state->cache.key_scales,
         state->cache.value_scales, state->cache.keys_f32, state->cache.values_f32,
         state->cache.keys_packed, state->tokens, state->logits,
     };
@@ -167,10 +168,9 @@ void ttc_session_free(ttc_session *s)
     free_state(&s->state);
     free_state(&s->ahead);
     void *buffers[] = {
-        s->scratch.x,  s->scratch.normed, s->scratch.q,       s->scratch.k,
-        s->scratch.v,  s->scratch.attention, s->scratch.gate, s->scratch.up,
-        s->scratch.scores, s->scratch.xq, s->scratch.xs,     s->scratch.head_q,
-        s->prompt,     s->probabilities,
+        s->scratch.x, s->scratch.normed, s->scratch.q, s->scratch.k, s->scratch.v,
+        s->scratch.attention, s->scratch.gate, s->scratch.up, s->scratch.scores,
+        s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->prompt, s->probabilities,
     };
     for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
         free(buffers[i]);

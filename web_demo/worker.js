@@ -9,9 +9,11 @@
 //   {type: "loaded", loadId, info, metadata, engine: {variant, fallbackReason}}
 //                                                   variant: "relaxed-simd" or "simd128"
 //   {type: "load-error", loadId, message}
-//   {type: "suggestion", id, suggestion, retyped, ms}  ms: time spent in session.complete;
-//                                                     retyped: characters after the caret
-//                                                     that accepting it replaces
+//   {type: "suggestion", id, suggestion, retyped, ms, tokens}
+//                                                   ms: time spent in session.complete;
+//                                                   retyped: characters after the caret
+//                                                   that accepting it replaces; tokens:
+//                                                   how many the engine ran for it
 //   {type: "complete-error", id, message}
 
 import { loadPreferredEngine } from "./engine.js";
@@ -116,15 +118,19 @@ function complete() {
   pending = null;
   if (!request) return;
   if (!session) {
-    postMessage({ type: "suggestion", id: request.id, suggestion: "", retyped: 0, ms: 0 });
+    postMessage({
+      type: "suggestion", id: request.id, suggestion: "", retyped: 0, ms: 0, tokens: 0,
+    });
     return;
   }
   try {
     const start = performance.now();
+    const forwarded = session.forwardedTokens;
     const suggestion = session.complete(request.prefix, request.suffix, request.options);
     const ms = performance.now() - start;
+    const tokens = session.forwardedTokens - forwarded;
     const retyped = engine.retypedLength(suggestion, request.suffix);
-    postMessage({ type: "suggestion", id: request.id, suggestion, retyped, ms });
+    postMessage({ type: "suggestion", id: request.id, suggestion, retyped, ms, tokens });
     answered = request;
     setTimeout(prepare, 0);
   } catch (error) {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -74,6 +75,9 @@ class CompletionServer(LanguageServer):
         self.memory_texts = MemoryTexts()
         self.preparing: dict[str, asyncio.Task] = {}  # by document key
         self.prepared_tokens = 0
+        # Idle work takes one thread: at most one core, and fewer threads' memory pools
+        # (each thread that allocates gets its own in glibc).
+        self.idle_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttcc-ahead")
 
     def start_io(self) -> None:
         """Serve LSP on stdin/stdout (pygls_compat.serve_stdio: faster than pygls's own)."""
@@ -183,7 +187,9 @@ class CompletionServer(LanguageServer):
                        entry: DocumentSession, cursor: Cursor) -> None:
         try:
             while self.unchanged(key, document, version):
-                ran = await asyncio.to_thread(self._prepare_some, entry, cursor)
+                ran = await asyncio.get_running_loop().run_in_executor(
+                    self.idle_worker, self._prepare_some, entry, cursor
+                )
                 if not ran:
                     return
                 self.prepared_tokens += ran
