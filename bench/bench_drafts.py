@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_engine import cpu_name, document, export_seed_model  # noqa: E402
+from bench.bench_engine import cpu_name, document, export_seed_model, percentile  # noqa: E402
 from ttcc import shipped_models_dir  # noqa: E402
 from ttcc.engine import DEFAULT_OPTIONS, Model  # noqa: E402
 from ttcc.languages import LANGUAGES  # noqa: E402
@@ -119,10 +119,6 @@ def ceiling(typed: Typed, k_over_one: float, k: int) -> list[float]:
         passes = most if typed.reread(forwarded) else forwarded
         ideal.append(spent - (passes - math.ceil(passes / k) * k_over_one) * one_token)
     return ideal
-
-
-def percentile(times: list[float], fraction: float) -> float:
-    return sorted(times)[int(fraction * (len(times) - 1))]
 
 
 def mean_and_p90(times: list[float]) -> tuple[float, float]:

@@ -84,6 +84,11 @@ def prefill_seconds(session: Session, n_tokens: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value share of the way up the sorted values (no interpolation)."""
+    return sorted(values)[int(share * (len(values) - 1))]
+
+
 def keystroke_latency(session: Session, repeats: int, length: int = 2000
                       ) -> tuple[float, float]:
     """Median and 90th percentile of one typed character at the end of a document of
@@ -98,8 +103,7 @@ def keystroke_latency(session: Session, repeats: int, length: int = 2000
         start = time.perf_counter()
         suggestion = session.complete(text, max_chars=SUGGESTION_CHARS, min_confidence=0.0)
         times.append(time.perf_counter() - start)
-    times.sort()
-    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+    return statistics.median(times), percentile(times, 0.9)
 
 
 def kv_cache_cost(model: Model) -> tuple[float, float]:

@@ -50,6 +50,7 @@ from bench.bench_engine import (  # noqa: E402
     decode_rate,
     document,
     export_seed_model,
+    percentile,
 )
 from tests.browser import chromium, static_site  # noqa: E402
 from ttcc.engine import Model, Session  # noqa: E402
@@ -148,11 +149,6 @@ class WasmPath:
             type="keystrokes", text=self.keystroke_text, repeats=repeats, maxChars=SUGGESTION_CHARS
         )
         return result["times"], result["suggestions"]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(share * (len(ordered) - 1))]  # as bench_engine.keystroke_latency
 
 
 def main() -> None:

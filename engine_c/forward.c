@@ -97,16 +97,12 @@ static void store_kv(ttc_session *s, int layer, int pos, const float *k, const f
             c->keys_packed_by(head_packed_keys(s, layer, h), pos, key, head_dim);
         s->kernels->quantize_q8(value, c->value_scales + scale, v + h * head_dim, head_dim,
                                 head_dim);
-        /* The first position of a group also zeroes the group's other
-         * positions: the cache then holds no uninitialised bytes, though the
-         * kernel only ever multiplies those of missing positions by 0. */
+        /* A group's positions after the last cached one keep whatever they
+         * held (zeros from the allocation, or an earlier pass's): the kernels
+         * multiply them by 0 (kernels.h). */
         int8_t *values = head_values(s, layer, h);
-        for (int i = 0; i < head_dim; i++) {
-            if (pos % TTC_VALUES_KEY_GROUP == 0)
-                for (int other = 1; other < TTC_VALUES_KEY_GROUP; other++)
-                    values[ttc_value_offset(pos + other, i, head_dim)] = 0;
+        for (int i = 0; i < head_dim; i++)
             values[ttc_value_offset(pos, i, head_dim)] = value[i];
-        }
     }
 }
 

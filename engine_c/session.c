@@ -203,20 +203,16 @@ static int common_length(const ttc_state *state, const int *tokens, int n)
     return common;
 }
 
-/* Runs what s->state lacks of tokens[0..n) (n <= window), at most limit
- * tokens of it; returns how many ran. Tokens cached beyond what it reaches stay:
- * they are what decoding generated last time and may be generated again for
- * free. */
-static int extend(ttc_session *s, const int *tokens, int n, int limit)
+/* Runs tokens[common..end) in s->state, which holds tokens[0..common). Tokens
+ * it held beyond end stay when there is nothing to run: they are what decoding
+ * generated last time and may be generated again for free. */
+static void extend(ttc_session *s, const int *tokens, int common, int end)
 {
-    const int common = common_length(&s->state, tokens, n);
-    const int end = n - common > limit ? common + limit : n;
     if (common == end)
-        return 0;
+        return;
     ttc_memcpy(s->state.tokens + common, tokens + common, sizeof(int) * (size_t)(end - common));
     ttc_forward(s, tokens + common, end - common, common);
     s->state.n_tokens = end;
-    return end - common;
 }
 
 static void swap_states(ttc_session *s)
@@ -226,14 +222,17 @@ static void swap_states(ttc_session *s)
     s->ahead = held;
 }
 
-/* Makes s->state hold tokens[0..n), from the state prepared ahead when that
- * holds more of them, running only what differs. */
+/* Makes s->state hold tokens[0..n) (n <= window), from the state prepared
+ * ahead when that holds more of them, running only what differs. */
 static void feed(ttc_session *s, const int *tokens, int n)
 {
-    if (s->ahead.tokens &&
-        common_length(&s->ahead, tokens, n) > common_length(&s->state, tokens, n))
+    int common = common_length(&s->state, tokens, n);
+    const int ahead = common_length(&s->ahead, tokens, n); /* 0 until allocated */
+    if (ahead > common) {
         swap_states(s);
-    extend(s, tokens, n, n);
+        common = ahead;
+    }
+    extend(s, tokens, common, n);
 }
 
 /* Appends the generated token at position pos, for free when the cache already holds
@@ -706,7 +705,8 @@ ttc_status ttc_session_prepare(ttc_session *s, const char *prefix, size_t prefix
         return TTC_ERR_INVALID_ARGUMENT;
     *run = 0;
     const int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 1);
-    if (n == 0 || common_length(&s->ahead, s->prompt, n) == n)
+    const int common = common_length(&s->ahead, s->prompt, n);
+    if (common == n)
         return TTC_OK;
     if (!s->ahead.tokens) {
         const size_t held = s->memory_bytes;
@@ -719,10 +719,11 @@ ttc_status ttc_session_prepare(ttc_session *s, const char *prefix, size_t prefix
             return TTC_ERR_OUT_OF_MEMORY;
         }
     }
-    const int limit = max_tokens < (size_t)n ? (int)max_tokens : n;
+    const int end = (size_t)(n - common) > max_tokens ? common + (int)max_tokens : n;
     swap_states(s);
-    *run = (size_t)extend(s, s->prompt, n, limit);
+    extend(s, s->prompt, common, end);
     swap_states(s);
+    *run = (size_t)(end - common);
     return TTC_OK;
 }
 

@@ -139,12 +139,17 @@ ttc_status ttc_session_complete(ttc_session *session,
                                 const ttc_complete_options *options,
                                 char *out, size_t out_capacity, size_t *out_length);
 
+/* Tokens a call of ttc_session_prepare may run, as the server and the demo run
+ * it: a request that comes meanwhile waits for at most that many (about 0.5 ms
+ * with a shipped model, 5 ms at the seed size). */
+enum { TTC_PREPARE_TOKENS = 32 };
+
 /* Work for idle time between requests: once the document (prefix before the
  * cursor, suffix after it, as ttc_session_complete takes them) is within
  * window/16 characters of outgrowing the model's window, runs up to max_tokens
- * (>= 1) tokens of the prompt the session will need after that, in a second
- * cache, so that the request which moves the window runs only what was typed
- * since. Writes how many tokens ran to *run: 0 when nothing is left to run
+ * (>= 1; TTC_PREPARE_TOKENS) tokens of the prompt the session will need after
+ * that, in a second cache, so that the request which moves the window runs
+ * only what was typed since. Writes how many tokens ran to *run: 0 when nothing is left to run
  * (callers loop while it is not 0 and they are idle). Suggestions are the same
  * with or without it. The second cache, allocated by the first call that runs
  * anything, doubles the session's cache memory (ttc_session_memory). */

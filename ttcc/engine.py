@@ -242,7 +242,8 @@ class Session:
             options, self._output, lib.TTC_MAX_SUGGESTION + 1, self._output_length))
         return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
 
-    def prepare(self, prefix: str, suffix: str = "", max_tokens: int = 64) -> int:
+    def prepare(self, prefix: str, suffix: str = "",
+                max_tokens: int = lib.TTC_PREPARE_TOKENS) -> int:
         """Idle-time work: when the document is about to outgrow the model's window, runs
         up to max_tokens tokens of the prompt the next complete() will need once it has,
         so that the keystroke which moves the window runs only what was typed since.

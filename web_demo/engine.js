@@ -249,7 +249,8 @@ export async function loadEngine(wasmBytes) {
     // that the keystroke which moves the window runs only what was typed since. Returns
     // how many tokens ran (0: nothing left to do). Suggestions are the same with or
     // without it; the first call that runs anything doubles the session's cache memory.
-    prepare(prefix, suffix = '', maxTokens = 64) {
+    // maxTokens left out: the engine's TTC_PREPARE_TOKENS (a request waits for that many).
+    prepare(prefix, suffix = '', maxTokens = wasm.prepare_tokens()) {
       const handle = this.#live();
       if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) {
         throw new RangeError('maxTokens must be a positive integer');

@@ -34,9 +34,6 @@ let pending = null;     // the latest "complete" request not yet run
 let scheduled = false;
 let answered = null;    // the last request answered: what idle time prepares for
 
-// Tokens run ahead at a time while idle: a request waits for at most one such run.
-const PREPARE_TOKENS = 32;
-
 function unload() {
   answered = null;
   session?.free();
@@ -143,7 +140,7 @@ function complete() {
 function prepare() {
   if (pending || !session || !answered) return;
   try {
-    if (session.prepare(answered.prefix, answered.suffix, PREPARE_TOKENS)) setTimeout(prepare, 0);
+    if (session.prepare(answered.prefix, answered.suffix)) setTimeout(prepare, 0);
   } catch {
     answered = null; // out of memory: suggestions go on without it
   }

@@ -137,6 +137,11 @@ int session_complete(ttc_session *session, const char *prefix, size_t prefix_len
                                 out, out_capacity, out_length);
 }
 
+EXPORT("prepare_tokens") int prepare_tokens(void)
+{
+    return TTC_PREPARE_TOKENS;
+}
+
 EXPORT("session_prepare")
 int session_prepare(ttc_session *session, const char *prefix, size_t prefix_length,
                     const char *suffix, size_t suffix_length, size_t max_tokens, size_t *run)

@@ -7,7 +7,7 @@ dropped rather than shown stale.
 
 After answering, while the document stays as that request saw it, the server runs
 ahead what the engine will need once the document outgrows the model's window
-(Session.prepare), a few tokens at a time, so that the keystroke which moves the window
+(Session.prepare), a few tokens a call, so that the keystroke which moves the window
 does not wait for it.
 
 Besides LSP, the server answers one request of its own, ttcc/status (no params), for
@@ -45,9 +45,6 @@ log = logging.getLogger(__name__)
 # {"uri", "model": the model file's name, "milliseconds": the engine's time}.
 SUGGESTION_NOTIFICATION = "ttcc/suggestion"
 STATUS_REQUEST = "ttcc/status"  # see the module's docstring
-# Tokens run ahead at a time: a keystroke waits for at most one such run (about 0.5 ms
-# with a shipped model, 5 ms at the seed size).
-PREPARE_TOKENS = 32
 
 
 def _file_path(uri: str) -> Path | None:
@@ -201,7 +198,7 @@ class CompletionServer(LanguageServer):
     @staticmethod
     def _prepare_some(entry: DocumentSession, cursor: Cursor) -> int:
         with entry.lock:
-            return entry.session.prepare(cursor.prefix, cursor.suffix, PREPARE_TOKENS)
+            return entry.session.prepare(cursor.prefix, cursor.suffix)
 
     def memory_text_for(self, key: str) -> str:
         """The other open documents of the document's language, when the settings want
