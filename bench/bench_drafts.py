@@ -1,5 +1,5 @@
-"""Time per keystroke: drafted decoding and running ahead while idle, against one token
-a pass, side by side in one run (single thread).
+"""Time per keystroke: drafted decoding and the engine's idle work, against one token a
+pass, side by side in one run (single thread).
 
     python bench/bench_drafts.py [--languages python,go] [--repeats N] [--drafts K]
 
@@ -17,12 +17,15 @@ text); suggestions are the same for every k, only the time differs. Printed:
    Beside them, the ceiling: the ratio if every draft were right (see ceiling()), and the
    share of the k = 1 session's time spent in keystrokes that re-read the window after
    it moved (batched prefill: drafts cannot shorten it);
-3. the same typing by a third session with drafts of K that also runs ahead between
-   keystrokes (Session.prepare until it has nothing left, as the server and the demo's
-   worker do while idle), so that no keystroke re-reads the window: per keystroke mean,
-   90th and 99th percentile and the slowest against k = 1, and the idle-time work per
-   keystroke (not counted in its keystroke times); plus the seed-size model typing
-   across a move of its window (~1,500 tokens re-read without running ahead).
+3. the same typing by a third session with drafts of K that also does the engine's idle
+   work between keystrokes (Session.prepare until it has nothing left, as the server and
+   the demo's worker do while idle: running ahead of the window's moves, so that no
+   keystroke re-reads the window, and the suggestions after the likeliest next
+   characters): per keystroke mean, 90th and 99th percentile and the slowest against
+   k = 1, the share of the keystrokes that ran a suggestion in the plain session which a
+   guess of the idle work served (ran nothing), and the idle work per keystroke (not
+   counted in its keystroke times); plus the seed-size model typing across a move of
+   its window (~1,500 tokens re-read without running ahead).
 """
 
 from __future__ import annotations
@@ -64,9 +67,18 @@ class Typed:
     max_chars: int  # the longest suggestion asked for
     plain: list[float] = field(default_factory=list)  # s per keystroke, one token a pass
     drafted: list[float] = field(default_factory=list)  # s per keystroke, drafts of k
-    ahead: list[float] = field(default_factory=list)  # drafts of k, running ahead when idle
-    idle: list[float] = field(default_factory=list)  # s running ahead after each keystroke
+    idling: list[float] = field(default_factory=list)  # drafts of k, idle work between
+    idle: list[float] = field(default_factory=list)  # s of idle work after each keystroke
     forwarded: list[int] = field(default_factory=list)  # tokens the plain session ran
+    idling_forwarded: list[int] = field(default_factory=list)  # and the idling one
+
+    def guessed(self) -> float:
+        """The share of the plain session's decoding keystrokes (not re-reads) that ran
+        nothing in the idling session."""
+        decoding = [idling == 0 for plain, idling
+                    in zip(self.forwarded, self.idling_forwarded, strict=True)
+                    if plain > 0 and not self.reread(plain)]  # fmt: skip
+        return sum(decoding) / max(1, len(decoding))
 
     def reread(self, forwarded: int) -> bool:
         """A keystroke runs at most its character, a suggestion and the token that ends
@@ -77,8 +89,8 @@ class Typed:
 def typing_times(model: Model, text: str, start: int, drafts: int, max_chars: int,
                  min_confidence: float | None = None) -> Typed:
     """Seconds per keystroke typing text[start:] at the end, each followed by a
-    suggestion: one token a pass, with drafts, and with drafts and running ahead after
-    each keystroke. The sessions take turns at each keystroke, in an order that rotates,
+    suggestion: one token a pass, with drafts, and with drafts and idle work after each
+    keystroke. The sessions take turns at each keystroke, in an order that rotates,
     so that a busier moment of the machine falls on all."""
     options = {"max_chars": max_chars}
     if min_confidence is not None:
@@ -88,17 +100,18 @@ def typing_times(model: Model, text: str, start: int, drafts: int, max_chars: in
     for session in sessions:
         session.complete(text[:start], **options)
     for end in range(start + 1, len(text) + 1):
-        forwarded = sessions[0].forwarded_tokens
+        forwarded = sessions[0].forwarded_tokens, sessions[2].forwarded_tokens
         for turn in range(3):
             which = (end + turn) % 3
             began = time.perf_counter()
             sessions[which].complete(text[:end], **options)
-            (typed.plain, typed.drafted, typed.ahead)[which].append(time.perf_counter() - began)
+            (typed.plain, typed.drafted, typed.idling)[which].append(time.perf_counter() - began)
+        typed.forwarded.append(sessions[0].forwarded_tokens - forwarded[0])
+        typed.idling_forwarded.append(sessions[2].forwarded_tokens - forwarded[1])
         began = time.perf_counter()
-        while sessions[2].prepare(text[:end]):
+        while sessions[2].prepare(text[:end], **options):
             pass
         typed.idle.append(time.perf_counter() - began)
-        typed.forwarded.append(sessions[0].forwarded_tokens - forwarded)
     return typed
 
 
@@ -125,14 +138,15 @@ def mean_and_p90(times: list[float]) -> tuple[float, float]:
     return statistics.fmean(times), percentile(times, 0.9)
 
 
-def ahead_row(name: str, typed: Typed) -> str:
-    """Running ahead against one token a pass: mean, p90, p99, slowest, and the idle work."""
+def idling_row(name: str, typed: Typed) -> str:
+    """Idle work against one token a pass: mean, p90, p99, slowest, the share of guesses
+    that served, and the idle work."""
     cells = []
     for measure in (statistics.fmean, lambda t: percentile(t, 0.9),
                     lambda t: percentile(t, 0.99), max):
-        plain, ahead = measure(typed.plain), measure(typed.ahead)
-        cells.append(f"{1000 * plain:.3f} | {1000 * ahead:.3f} | {plain / ahead:.2f}x")
-    return (f"| {name} | {len(typed.plain)} | " + " | ".join(cells)
+        plain, idling = measure(typed.plain), measure(typed.idling)
+        cells.append(f"{1000 * plain:.3f} | {1000 * idling:.3f} | {plain / idling:.2f}x")
+    return (f"| {name} | {len(typed.plain)} | " + " | ".join(cells) + f" | {typed.guessed():.0%}"
             + f" | {1000 * statistics.fmean(typed.idle):.3f} |")
 
 
@@ -150,11 +164,11 @@ def row(name: str, typed: Typed, ideal: list[float]) -> str:
 def typing_rows(name: str, model: Model, text: str, start: int, position: int, k: int,
                 repeats: int, max_chars: int, min_confidence: float | None = None
                 ) -> tuple[str, str]:  # fmt: skip
-    """The drafts table's row and the running-ahead table's."""
+    """The drafts table's row and the idle work's."""
     typed = typing_times(model, text, start, k, max_chars, min_confidence)
     k_over_one = min(pass_seconds(model, position, k, repeats)) / min(
         pass_seconds(model, position, 1, repeats))
-    return row(name, typed, ceiling(typed, k_over_one, k)), ahead_row(name, typed)
+    return row(name, typed, ceiling(typed, k_over_one, k)), idling_row(name, typed)
 
 
 def main() -> None:
@@ -180,14 +194,14 @@ def main() -> None:
     print(f"\n| typing, ms per keystroke | keystrokes | mean k = 1 | mean k = {k} | ratio "
           f"| ceiling | p90 k = 1 | p90 k = {k} | ratio | ceiling | re-reading the window |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    ahead_rows = []
+    idling_rows = []
     for language in args.languages.split(","):
         model = Model.load(shipped_models_dir() / f"{language}.ttc")
         (sample,) = (shipped_models_dir() / "samples").glob(f"{language}.*")
         rows = typing_rows(f"{language}.ttc, its sample", model, sample.read_text(), 100, 200,
                            k, args.repeats, DEFAULT_OPTIONS["max_chars"])
         print(rows[0], flush=True)
-        ahead_rows.append(rows[1])
+        idling_rows.append(rows[1])
     # The window is 2048 tokens: ~2000 characters stay inside one of its placements, and
     # 2150..2330 cross a move of its start (at 2304, 256 characters being kept for a
     # suggestion).
@@ -195,14 +209,14 @@ def main() -> None:
                               ("seed-size across a move, 32 characters", document(2330), 2150)):
         rows = typing_rows(name, seed, text, start, 2000, k, args.repeats, 32, min_confidence=0.0)
         print(rows[0], flush=True)
-        ahead_rows.append(rows[1])
+        idling_rows.append(rows[1])
 
-    print(f"\n| typing, ms per keystroke | keystrokes | mean k = 1 | mean k = {k} + ahead | ratio "
-          f"| p90 k = 1 | p90 k = {k} + ahead | ratio | p99 k = 1 | p99 k = {k} + ahead | ratio "
-          f"| slowest k = 1 | slowest k = {k} + ahead | ratio | running ahead, idle ms "
-          f"per keystroke |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print("\n".join(ahead_rows))
+    print(f"\n| typing, ms per keystroke | keystrokes | mean k = 1 | mean k = {k} + idle | ratio "
+          f"| p90 k = 1 | p90 k = {k} + idle | ratio | p99 k = 1 | p99 k = {k} + idle | ratio "
+          f"| slowest k = 1 | slowest k = {k} + idle | ratio | suggestions a guess served "
+          f"| idle work, ms per keystroke |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(idling_rows))
 
 
 if __name__ == "__main__":

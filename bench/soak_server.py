@@ -80,11 +80,13 @@ class Figures:
     warmup: int = 0  # completions before rss_warm_kb was read
     rss_warm_kb: int = 0
     rss_end_kb: int = 0
-    rss_peak_kb: int = 0  # the highest reading after warm-up (every 1000 completions)
-    # What the engine sessions hold (ttcc/status) then: sessions take memory as they go,
-    # a second cache once a document nears its window's end (running ahead).
+    rss_peak_kb: int = 0  # the highest reading after warm-up (every 100 completions)
+    # What the engine sessions hold (ttcc/status) then: sessions take memory as they go
+    # (the caches of their idle work), and give it back when their document closes, to
+    # the allocator, which keeps it for the next: the process's memory does not shrink
+    # with them, so their growth is read at their peak.
     sessions_warm_bytes: int = 0
-    sessions_end_bytes: int = 0
+    sessions_peak_bytes: int = 0  # the highest reading from warm-up to the end
     sessions_open: int = 0  # sessions held with every document open, at the end
     sessions_closed: int = 0  # sessions held once all were closed
     documents_closed: int = 0  # documents the server still holds then
@@ -96,7 +98,7 @@ class Figures:
 
     @property
     def sessions_growth_mb(self) -> float:
-        return (self.sessions_end_bytes - self.sessions_warm_bytes) / 2**20
+        return (self.sessions_peak_bytes - self.sessions_warm_bytes) / 2**20
 
     @property
     def unaccounted_growth_mb(self) -> float:
@@ -368,16 +370,18 @@ async def soak(
             await editor.act()
             bar.update(figures.completions - done)
             if figures.completions >= next_reading:
-                rss = resident_kb(server.pid)
+                rss, held = resident_kb(server.pid), await sessions_bytes(server)
                 if next_reading == warmup:
                     figures.warmup, figures.rss_warm_kb = figures.completions, rss
-                    figures.sessions_warm_bytes = await sessions_bytes(server)
+                    figures.sessions_warm_bytes = held
                 figures.rss_peak_kb = max(figures.rss_peak_kb, rss)
-                next_reading += 1000
+                figures.sessions_peak_bytes = max(figures.sessions_peak_bytes, held)
+                next_reading += 100
         figures.seconds = time.perf_counter() - started
         bar.close()
         figures.rss_end_kb = resident_kb(server.pid)
-        figures.sessions_end_bytes = await sessions_bytes(server)
+        figures.sessions_peak_bytes = max(figures.sessions_peak_bytes,
+                                          await sessions_bytes(server))
         await finish(editor)
         await server.stop()
         figures.errors += [f"server said: {shown['message']}" for shown in server.shown]
@@ -426,7 +430,7 @@ def report(figures: Figures) -> str:
         (f"server RSS after warm-up ({figures.warmup:,} completions)", mb(figures.rss_warm_kb)),
         ("server RSS at the end", mb(figures.rss_end_kb)),
         ("server RSS growth after warm-up", f"{figures.rss_growth_mb:+.2f} MB"),
-        ("of which engine sessions hold", f"{figures.sessions_growth_mb:+.2f} MB"),
+        ("of which engine sessions held at their peak", f"{figures.sessions_growth_mb:+.2f} MB"),
         ("of which no session holds", f"{figures.unaccounted_growth_mb:+.2f} MB"),
         ("server RSS peak after warm-up", mb(figures.rss_peak_kb)),
         (

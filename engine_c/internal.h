@@ -195,6 +195,9 @@ void ttc_stop_context_advance(ttc_stop_context *context, int token, float probab
 void ttc_stop_features(const ttc_stop_context *context, const float *probabilities, int vocab,
                        int token, const ttc_memory_prediction *memory, float *out);
 
+/* Idle work guesses the requests after this many likeliest next characters. */
+enum { TTC_NEXT_GUESSES = 3, TTC_SPARE_AHEAD = 0, TTC_SPARE_STATES = 1 + TTC_NEXT_GUESSES };
+
 /* A cache and what made it. */
 typedef struct {
     ttc_kv_cache cache;
@@ -209,11 +212,15 @@ struct ttc_session {
     int max_batch;
     int draft_tokens;  /* tokens a decoding pass may check at once (ttc_session_options) */
     ttc_state state;   /* what the forward pass extends and decoding reads */
-    /* The prompt the document will need once the window's start moves, run
-     * ahead of that keystroke (ttc_session_prepare); allocated by the first
-     * call (tokens NULL until then). Whichever of the two holds more of a
+    /* Idle work's states (ttc_session_prepare), each allocated by the first
+     * call that runs anything in it (tokens NULL until then): at
+     * TTC_SPARE_AHEAD the prompt the document will need once the window's
+     * start moves, after it the requests that follow the likeliest next
+     * characters, one each. Whichever of these and state holds most of a
      * request's tokens serves it. */
-    ttc_state ahead;
+    ttc_state spares[TTC_SPARE_STATES];
+    char *typed;          /* the document's prefix and one guessed character */
+    size_t typed_capacity;
     ttc_scratch scratch;
     uint64_t forwarded_tokens;
     size_t memory_bytes; /* allocated for this session */

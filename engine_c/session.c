@@ -152,7 +152,9 @@ ttc_status ttc_session_create(const ttc_model *model,
     if (s->draft_tokens == 0)
         s->draft_tokens =
             kernels->pack_q8 ? ttc_min_int(PACKED_DRAFT_TOKENS, options->max_batch) : 1;
-    s->state.cache.precision = s->ahead.cache.precision = options->kv_precision;
+    s->state.cache.precision = options->kv_precision;
+    for (int i = 0; i < TTC_SPARE_STATES; i++)
+        s->spares[i].cache.precision = options->kv_precision;
     if (allocate_buffers(s) != TTC_OK) {
         ttc_session_free(s);
         return TTC_ERR_OUT_OF_MEMORY;
@@ -166,11 +168,13 @@ void ttc_session_free(ttc_session *s)
     if (!s)
         return;
     free_state(&s->state);
-    free_state(&s->ahead);
+    for (int i = 0; i < TTC_SPARE_STATES; i++)
+        free_state(&s->spares[i]);
     void *buffers[] = {
         s->scratch.x, s->scratch.normed, s->scratch.q, s->scratch.k, s->scratch.v,
         s->scratch.attention, s->scratch.gate, s->scratch.up, s->scratch.scores,
         s->scratch.xq, s->scratch.xs, s->scratch.head_q, s->prompt, s->probabilities,
+        s->typed,
     };
     for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++)
         free(buffers[i]);
@@ -180,7 +184,8 @@ void ttc_session_free(ttc_session *s)
 
 size_t ttc_session_memory(const ttc_session *s)
 {
-    return s ? s->memory_bytes + sizeof *s + ttc_memory_bytes(&s->memory) : 0;
+    return s ? s->memory_bytes + sizeof *s + ttc_memory_bytes(&s->memory) + s->typed_capacity
+             : 0;
 }
 
 uint64_t ttc_session_forwarded_tokens(const ttc_session *s)
@@ -215,22 +220,24 @@ static void extend(ttc_session *s, const int *tokens, int common, int end)
     s->state.n_tokens = end;
 }
 
-static void swap_states(ttc_session *s)
+static void swap_states(ttc_session *s, int spare)
 {
     const ttc_state held = s->state;
-    s->state = s->ahead;
-    s->ahead = held;
+    s->state = s->spares[spare];
+    s->spares[spare] = held;
 }
 
-/* Makes s->state hold tokens[0..n) (n <= window), from the state prepared
- * ahead when that holds more of them, running only what differs. */
+/* Makes s->state hold tokens[0..n) (n <= window), from whichever of it and the
+ * spare states holds most of them, running only what differs. */
 static void feed(ttc_session *s, const int *tokens, int n)
 {
     int common = common_length(&s->state, tokens, n);
-    const int ahead = common_length(&s->ahead, tokens, n); /* 0 until allocated */
-    if (ahead > common) {
-        swap_states(s);
-        common = ahead;
+    for (int i = 0; i < TTC_SPARE_STATES && common < n; i++) {
+        const int held = common_length(&s->spares[i], tokens, n); /* 0 until allocated */
+        if (held > common) {
+            swap_states(s, i);
+            common = held;
+        }
     }
     extend(s, tokens, common, n);
 }
@@ -442,11 +449,13 @@ static int check_options(const ttc_complete_options *o)
 /* Greedy decoding: the suggestion ends where the product of its characters'
  * probabilities would fall below min_confidence. With `features`, it runs to the
  * end of its line (or block) instead and writes what a stop rule could know at
- * each character there (ttc_session_stop_features). */
+ * each character there (ttc_session_stop_features). Runs at most `budget`
+ * tokens: idle work stops there, unfinished, and goes on at its next call. */
 static void decode(ttc_session *s, int pos, const ttc_complete_options *o, suggestion *g,
-                   ttc_stop_context *context, float *features)
+                   ttc_stop_context *context, float *features, int budget)
 {
     const int vocab = s->model->info.vocab_size, window = s->model->info.window;
+    const uint64_t limit = s->forwarded_tokens + (uint64_t)budget;
     float confidence = 1.0f;
     while (g->length < o->max_chars) {
         ttc_memory_prediction prediction;
@@ -472,11 +481,13 @@ static void decode(ttc_session *s, int pos, const ttc_complete_options *o, sugge
             ttc_stop_context_advance(context, token, s->probabilities[token]);
         }
         g->text[g->length++] = (char)token;
-        if (pos >= window)
+        if (pos >= window || s->forwarded_tokens == limit)
             break;
         /* tokens the suggestion may still feed, this one included */
-        const int room = o->max_chars - g->length + 1 < window - pos
-                             ? o->max_chars - g->length + 1 : window - pos;
+        int room = o->max_chars - g->length + 1 < window - pos
+                       ? o->max_chars - g->length + 1 : window - pos;
+        room = (uint64_t)room < limit - s->forwarded_tokens ? room
+                                                            : (int)(limit - s->forwarded_tokens);
         feed_generated(s, token, pos++, room, o->document_memory ? &prediction : NULL,
                        !o->multiline);
         if (o->document_memory)
@@ -639,6 +650,24 @@ static int shown_length(const char *text, int length)
     return last;
 }
 
+/* Syncs the document memory with a request whose options are checked, and
+ * makes their multiline choice: *chosen is what decoding follows. */
+static int start_request(ttc_session *s, const char *prefix, size_t prefix_length,
+                         const char *suffix, size_t suffix_length,
+                         const ttc_complete_options *options, ttc_complete_options *chosen)
+{
+    *chosen = *options;
+    if (chosen->document_memory) {
+        const int status = sync_memory(s, prefix, prefix_length, suffix, suffix_length, chosen);
+        if (status != TTC_OK)
+            return status;
+    }
+    if (chosen->multiline == TTC_MULTILINE_AUTO)
+        chosen->multiline = opens_block(prefix, prefix_length, suffix, suffix_length)
+                                ? TTC_MULTILINE_BLOCK : TTC_MULTILINE_OFF;
+    return TTC_OK;
+}
+
 static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_length,
                            const char *suffix, size_t suffix_length,
                            const ttc_complete_options *options, char *out, size_t out_capacity,
@@ -655,17 +684,10 @@ static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_len
         return status;
     if (out_capacity < (size_t)options->max_chars + 1)
         return TTC_ERR_BUFFER_TOO_SMALL;
-    if (options->document_memory) {
-        status = sync_memory(s, prefix, prefix_length, suffix, suffix_length, options);
-        if (status != TTC_OK)
-            return status;
-    }
-
-    ttc_complete_options chosen = *options;
-    if (chosen.multiline == TTC_MULTILINE_AUTO)
-        chosen.multiline = opens_block(prefix, prefix_length, suffix, suffix_length)
-                               ? TTC_MULTILINE_BLOCK : TTC_MULTILINE_OFF;
-    options = &chosen;
+    ttc_complete_options chosen;
+    status = start_request(s, prefix, prefix_length, suffix, suffix_length, options, &chosen);
+    if (status != TTC_OK)
+        return status;
 
     int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 0);
     feed(s, s->prompt, n);
@@ -674,7 +696,7 @@ static ttc_status complete(ttc_session *s, const char *prefix, size_t prefix_len
     ttc_stop_context context;
     if (features)
         ttc_stop_context_init(&context, prefix, prefix_length);
-    decode(s, n, options, &g, &context, features);
+    decode(s, n, &chosen, &g, &context, features, __INT_MAX__);
 
     if (!features) {
         g.length = (int)balanced_length(prefix, prefix_length, suffix, suffix_length, out,
@@ -697,34 +719,144 @@ ttc_status ttc_session_complete(ttc_session *s, const char *prefix,
                     out_capacity, out_length, NULL);
 }
 
-ttc_status ttc_session_prepare(ttc_session *s, const char *prefix, size_t prefix_length,
-                               const char *suffix, size_t suffix_length, size_t max_tokens,
-                               size_t *run)
+/* ---- idle work ------------------------------------------------------------ */
+
+/* Runs up to budget tokens of tokens[0..n) in spare state `spare`, allocating
+ * it when there is anything to run. */
+static ttc_status extend_spare(ttc_session *s, int spare, const int *tokens, int n, int budget)
 {
-    if (!s || !run || max_tokens == 0 || (!prefix && prefix_length) || (!suffix && suffix_length))
-        return TTC_ERR_INVALID_ARGUMENT;
-    *run = 0;
-    const int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 1);
-    const int common = common_length(&s->ahead, s->prompt, n);
+    ttc_state *state = &s->spares[spare];
+    const int common = common_length(state, tokens, n);
     if (common == n)
         return TTC_OK;
-    if (!s->ahead.tokens) {
+    if (!state->tokens) {
         const size_t held = s->memory_bytes;
         int failed = 0;
-        allocate_state(s, &s->ahead, &failed);
+        allocate_state(s, state, &failed);
         if (failed) {
-            free_state(&s->ahead);
-            s->ahead = (ttc_state){.cache.precision = s->state.cache.precision};
+            free_state(state);
+            *state = (ttc_state){.cache.precision = s->state.cache.precision};
             s->memory_bytes = held;
             return TTC_ERR_OUT_OF_MEMORY;
         }
     }
-    const int end = (size_t)(n - common) > max_tokens ? common + (int)max_tokens : n;
-    swap_states(s);
-    extend(s, s->prompt, common, end);
-    swap_states(s);
-    *run = (size_t)(end - common);
+    swap_states(s, spare);
+    extend(s, tokens, common, n - common > budget ? common + budget : n);
+    swap_states(s, spare);
     return TTC_OK;
+}
+
+/* Runs in spare state `spare` what the request for the document with a guessed
+ * character typed (s->typed, typed_length bytes, before suffix) would run, up to
+ * budget tokens; the suggestion is not kept, its tokens are. */
+static ttc_status rehearse(ttc_session *s, int spare, size_t typed_length, const char *suffix,
+                           size_t suffix_length, const ttc_complete_options *options, int budget)
+{
+    ttc_complete_options chosen;
+    ttc_status status =
+        start_request(s, s->typed, typed_length, suffix, suffix_length, options, &chosen);
+    if (status != TTC_OK)
+        return status;
+    const int n = build_prompt(s, s->typed, typed_length, suffix, suffix_length, 0);
+    const uint64_t before = s->forwarded_tokens;
+    status = extend_spare(s, spare, s->prompt, n, budget);
+    const int ran = (int)(s->forwarded_tokens - before);
+    if (status != TTC_OK || ran == budget) /* the prompt may not all be run yet */
+        return status;
+    char text[TTC_MAX_SUGGESTION + 1];
+    suggestion g = {.text = text};
+    start_block(&g, s->typed, typed_length);
+    swap_states(s, spare);
+    decode(s, n, &chosen, &g, NULL, NULL, budget - ran);
+    swap_states(s, spare);
+    return TTC_OK;
+}
+
+/* The `count` likeliest tokens a user may type, `skipped` aside, likeliest first. */
+static void likeliest(const float *probabilities, int vocab, int skipped, int *out, int count)
+{
+    for (int i = 0; i < count; i++) {
+        out[i] = -1;
+        for (int t = 0; t < vocab; t++) {
+            int taken = t == skipped || !is_suggestable(t);
+            for (int j = 0; j < i && !taken; j++)
+                taken = out[j] == t;
+            if (!taken && (out[i] < 0 || probabilities[t] > probabilities[out[i]]))
+                out[i] = t;
+        }
+    }
+}
+
+/* Idle work for a keystroke that does not type the suggestion's first
+ * character (typing that runs nothing already): the requests after the
+ * TTC_NEXT_GUESSES likeliest other characters, each in its own spare state,
+ * likeliest first. Only while the session holds the document's prompt (the
+ * last request's), whose logits say what comes next. */
+static ttc_status guess_next(ttc_session *s, const char *prefix, size_t prefix_length,
+                             const char *suffix, size_t suffix_length,
+                             const ttc_complete_options *options, int budget)
+{
+    const int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 0);
+    if (common_length(&s->state, s->prompt, n) < n)
+        return TTC_OK;
+    ttc_complete_options chosen;
+    ttc_status status =
+        start_request(s, prefix, prefix_length, suffix, suffix_length, options, &chosen);
+    if (status != TTC_OK)
+        return status;
+    const int vocab = s->model->info.vocab_size;
+    next_distribution(s, s->state.logits + (size_t)(n - 1) * vocab, chosen.document_memory, 0,
+                      NULL);
+    int guesses[TTC_NEXT_GUESSES];
+    likeliest(s->probabilities, vocab, s->state.n_tokens > n ? s->state.tokens[n] : -1, guesses,
+              TTC_NEXT_GUESSES);
+
+    if (prefix_length + 1 > s->typed_capacity) {
+        const size_t capacity = 2 * (prefix_length + 1);
+        char *typed = malloc(capacity);
+        if (!typed)
+            return TTC_ERR_OUT_OF_MEMORY;
+        free(s->typed);
+        s->typed = typed;
+        s->typed_capacity = capacity;
+    }
+    if (prefix_length)
+        ttc_memcpy(s->typed, prefix, prefix_length);
+    for (int i = 0; i < TTC_NEXT_GUESSES && guesses[i] >= 0; i++) {
+        s->typed[prefix_length] = (char)guesses[i];
+        const uint64_t before = s->forwarded_tokens;
+        status = rehearse(s, TTC_SPARE_AHEAD + 1 + i, prefix_length + 1, suffix, suffix_length,
+                          options, budget);
+        if (status != TTC_OK || s->forwarded_tokens != before)
+            return status;
+    }
+    return TTC_OK;
+}
+
+ttc_status ttc_session_prepare(ttc_session *s, const char *prefix, size_t prefix_length,
+                               const char *suffix, size_t suffix_length,
+                               const ttc_complete_options *options, size_t max_tokens,
+                               size_t *run)
+{
+    ttc_complete_options defaults;
+    ttc_complete_options_init(&defaults);
+    if (!options)
+        options = &defaults;
+    if (!s || !run || max_tokens == 0 || (!prefix && prefix_length) || (!suffix && suffix_length))
+        return TTC_ERR_INVALID_ARGUMENT;
+    *run = 0;
+    ttc_status status = check_options(options);
+    if (status != TTC_OK)
+        return status;
+    const int budget = max_tokens < (size_t)__INT_MAX__ ? (int)max_tokens : __INT_MAX__;
+    const uint64_t before = s->forwarded_tokens;
+    /* first the prompt the document will need once the window's start moves, when near */
+    const int n = build_prompt(s, prefix, prefix_length, suffix, suffix_length, 1);
+    status = extend_spare(s, TTC_SPARE_AHEAD, s->prompt, n, budget);
+    if (status == TTC_OK && s->forwarded_tokens == before)
+        status = guess_next(s, prefix, prefix_length, suffix, suffix_length, options, budget);
+    *run = (size_t)(s->forwarded_tokens - before);
+    return status;
 }
 
 ttc_status ttc_session_stop_features(ttc_session *s, const char *prefix,

@@ -23,7 +23,7 @@ extern "C" {
 /* The version of this interface: a new MAJOR may break callers, a new MINOR adds to it.
  * The tooling section at the end is outside this promise. */
 #define TTC_VERSION_MAJOR 0
-#define TTC_VERSION_MINOR 2
+#define TTC_VERSION_MINOR 3
 #define TTC_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH" of the engine that was built. */
@@ -140,22 +140,31 @@ ttc_status ttc_session_complete(ttc_session *session,
                                 char *out, size_t out_capacity, size_t *out_length);
 
 /* Tokens a call of ttc_session_prepare may run, as the server and the demo run
- * it: a request that comes meanwhile waits for at most that many (about 0.5 ms
- * with a shipped model, 5 ms at the seed size). */
-enum { TTC_PREPARE_TOKENS = 32 };
+ * it: a request that comes meanwhile waits for at most that many, decoded one
+ * pass each when idle work rehearses a suggestion (a call took at most 1.5 ms
+ * with a shipped model on an AVX2 machine, docs/RESULTS.md). */
+enum { TTC_PREPARE_TOKENS = 8 };
 
-/* Work for idle time between requests: once the document (prefix before the
- * cursor, suffix after it, as ttc_session_complete takes them) is within
- * window/16 characters of outgrowing the model's window, runs up to max_tokens
- * (>= 1; TTC_PREPARE_TOKENS) tokens of the prompt the session will need after
- * that, in a second cache, so that the request which moves the window runs
- * only what was typed since. Writes how many tokens ran to *run: 0 when nothing is left to run
- * (callers loop while it is not 0 and they are idle). Suggestions are the same
- * with or without it. The second cache, allocated by the first call that runs
- * anything, doubles the session's cache memory (ttc_session_memory). */
+/* Work for idle time between requests, for the document (prefix before the
+ * cursor, suffix after it) and options of the request just answered (NULL: the
+ * defaults), so that the next keystroke's request runs less; suggestions are
+ * the same with or without it. Runs up to max_tokens (>= 1;
+ * TTC_PREPARE_TOKENS) tokens a call and writes how many ran to *run: 0 when
+ * nothing is left to run (callers loop while it is not 0 and they are idle).
+ * In order:
+ * - once the document is within window/16 characters of outgrowing the
+ *   model's window, the prompt the session will need after that, so that the
+ *   request which moves the window runs only what was typed since;
+ * - while the session holds what that request ran, the requests after the
+ *   three likeliest characters other than the suggestion's first (typing which
+ *   runs nothing already), suggestion included, so that typing one of them
+ *   runs nothing either.
+ * Each is run in a cache of its own, allocated by the first call that runs
+ * anything in it (up to 4 more caches: ttc_session_memory). */
 ttc_status ttc_session_prepare(ttc_session *session,
                                const char *prefix, size_t prefix_length,
                                const char *suffix, size_t suffix_length,
+                               const ttc_complete_options *options,
                                size_t max_tokens, size_t *run);
 
 /* How many characters right after the cursor a suggestion types again: the

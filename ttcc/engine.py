@@ -242,20 +242,34 @@ class Session:
             options, self._output, lib.TTC_MAX_SUGGESTION + 1, self._output_length))
         return ffi.unpack(self._output, self._output_length[0]).decode("ascii")
 
-    def prepare(self, prefix: str, suffix: str = "",
-                max_tokens: int = lib.TTC_PREPARE_TOKENS) -> int:
-        """Idle-time work: when the document is about to outgrow the model's window, runs
-        up to max_tokens tokens of the prompt the next complete() will need once it has,
-        so that the keystroke which moves the window runs only what was typed since.
-        Returns how many tokens ran (0: nothing left to do). Suggestions are the same
-        with or without it; the first call that runs anything doubles the session's
-        cache memory."""
+    def prepare(
+        self,
+        prefix: str,
+        suffix: str = "",
+        *,
+        max_tokens: int = lib.TTC_PREPARE_TOKENS,
+        multiline: bool | str | None = None,
+        max_chars: int | None = None,
+        min_confidence: float | None = None,
+        document_memory: bool | None = None,
+        memory_text: str = "",
+    ) -> int:
+        """Idle-time work after complete() answered for this document with these options,
+        so that the next keystroke runs less (ttc_session_prepare): when the document is
+        about to outgrow the model's window, the prompt the next complete() will need
+        once it has; then the suggestions after the three likeliest characters other than
+        the suggestion's first. Runs up to max_tokens tokens a call and returns how many
+        ran (0: nothing left to do). Suggestions are the same with or without it; the
+        caches it runs in take up to four times the session's cache memory more."""
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
+        options, memory_buffer = self._options(multiline, max_chars, min_confidence,
+                                               document_memory, memory_text)
         prefix_bytes, suffix_bytes = _utf8(prefix), _utf8(suffix)
         run = ffi.new("size_t *")
         _check(lib.ttc_session_prepare(self._handle, prefix_bytes, len(prefix_bytes),
-                                       suffix_bytes, len(suffix_bytes), max_tokens, run))
+                                       suffix_bytes, len(suffix_bytes), options, max_tokens,
+                                       run))
         return run[0]
 
     def stop_features(

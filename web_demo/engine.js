@@ -11,7 +11,7 @@
 //   session.complete('def add(a, b):\n    return ');
 //   session.complete(prefix, suffix, { multiline, maxChars, minConfidence,
 //                                      documentMemory, memoryText });
-//   while (idle && session.prepare(prefix, suffix)) {} // run ahead of the window's move
+//   while (idle && session.prepare(prefix, suffix, options)) {} // work for the next keystroke
 //   session.free(); model.free();
 //
 // Text crosses as UTF-8 (TextEncoder): a lone surrogate becomes U+FFFD, one
@@ -226,38 +226,44 @@ export async function loadEngine(wasmBytes) {
     // documentMemory blends in what followed earlier occurrences of the text before
     // the cursor in the document and in memoryText (e.g. other open files).
     // An option left out (or undefined) is the engine's default.
-    complete(prefix, suffix = '', {
+    complete(prefix, suffix = '', options = {}) {
+      const capacity = wasm.max_suggestion() + 1;
+      const length = this.#request(prefix, suffix, options, (request, slot) =>
+        wasm.session_complete(...request, this.#out, capacity, slot));
+      return decoder.decode(bytes().subarray(this.#out, this.#out + length));
+    }
+
+    // Idle-time work after complete() answered for this document with these options, so
+    // that the next keystroke runs less (ttc_session_prepare): when the document is about
+    // to outgrow the model's window, the prompt the next complete() will need once it has;
+    // then the suggestions after the three likeliest characters other than the suggestion's
+    // first. Runs up to maxTokens tokens a call (left out: the engine's
+    // TTC_PREPARE_TOKENS, what a request may wait for) and returns how many ran (0:
+    // nothing left to do). Suggestions are the same with or without it; the caches it
+    // runs in take up to four times the session's cache memory more.
+    prepare(prefix, suffix = '', { maxTokens = wasm.prepare_tokens(), ...options } = {}) {
+      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) {
+        throw new RangeError('maxTokens must be a positive integer');
+      }
+      return this.#request(prefix, suffix, options, (request, slot) =>
+        wasm.session_prepare(...request, maxTokens, slot));
+    }
+
+    // Calls the engine with the session, the texts and the options as session_complete
+    // and session_prepare take them, and a slot for its result, which it returns.
+    #request(prefix, suffix, {
       multiline = defaults.multiline, maxChars = defaults.maxChars,
       minConfidence = defaults.minConfidence, documentMemory = defaults.documentMemory,
       memoryText = '',
-    } = {}) {
+    }, call) {
       const handle = this.#live();
       if (!Number.isInteger(maxChars) || Math.abs(maxChars) > 2 ** 31 - 1) {
         throw new RangeError('maxChars must be an integer');
       }
-      const capacity = wasm.max_suggestion() + 1;
       const texts = [String(prefix), String(suffix), String(memoryText)];
       const result = withTexts(texts, (prefixText, suffixText, memory) => withSlot((slot) =>
-        wasm.session_complete(handle, ...prefixText, ...suffixText, multilineMode(multiline), maxChars,
-          Number(minConfidence), documentMemory ? 1 : 0, ...memory, this.#out, capacity, slot)));
-      if (result.status !== 0) throw new Error(message(result.status));
-      return decoder.decode(bytes().subarray(this.#out, this.#out + result.value));
-    }
-
-    // Idle-time work: when the document is about to outgrow the model's window, runs up
-    // to maxTokens tokens of the prompt the next complete() will need once it has, so
-    // that the keystroke which moves the window runs only what was typed since. Returns
-    // how many tokens ran (0: nothing left to do). Suggestions are the same with or
-    // without it; the first call that runs anything doubles the session's cache memory.
-    // maxTokens left out: the engine's TTC_PREPARE_TOKENS (a request waits for that many).
-    prepare(prefix, suffix = '', maxTokens = wasm.prepare_tokens()) {
-      const handle = this.#live();
-      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) {
-        throw new RangeError('maxTokens must be a positive integer');
-      }
-      const result = withTexts([String(prefix), String(suffix)], (prefixText, suffixText) =>
-        withSlot((slot) => wasm.session_prepare(handle, ...prefixText, ...suffixText, maxTokens,
-          slot)));
+        call([handle, ...prefixText, ...suffixText, multilineMode(multiline), maxChars,
+          Number(minConfidence), documentMemory ? 1 : 0, ...memory], slot)));
       if (result.status !== 0) throw new Error(message(result.status));
       return result.value;
     }

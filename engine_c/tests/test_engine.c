@@ -147,7 +147,7 @@ static void test_sessions(const ttc_model *model)
         CHECK(strlen(reused_out) == reused_length);
         size_t run = 0, limit = 1 + next_random() % 200; /* idle time: changes no result */
         CHECK(ttc_session_prepare(reused, document, cursor, document + cursor, length - cursor,
-                                  limit, &run) == TTC_OK);
+                                  &options, limit, &run) == TTC_OK);
         CHECK(run <= limit);
 
         float logprobs[DOC];
@@ -183,11 +183,13 @@ static void test_sessions(const ttc_model *model)
     CHECK(ttc_session_complete(reused, "x", 1, "", 0, &bad, reused_out, sizeof reused_out,
                                &out_length) == TTC_ERR_INVALID_ARGUMENT);
     size_t run = 1;
-    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, 0, &run) == TTC_ERR_INVALID_ARGUMENT);
-    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, 8, NULL) == TTC_ERR_INVALID_ARGUMENT);
-    CHECK(ttc_session_prepare(reused, NULL, 5, "", 0, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
-    CHECK(ttc_session_prepare(NULL, "x", 1, "", 0, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
-    CHECK(ttc_session_prepare(reused, "x", 1, NULL, 0, 8, &run) == TTC_OK && run == 0);
+    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, NULL, 0, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, NULL, 8, NULL) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, NULL, 5, "", 0, NULL, 8, &run) ==
+          TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(NULL, "x", 1, "", 0, NULL, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, "x", 1, "", 0, &bad, 8, &run) == TTC_ERR_INVALID_ARGUMENT);
+    CHECK(ttc_session_prepare(reused, "x", 1, NULL, 0, NULL, 8, &run) == TTC_OK);
 
     int bad_tokens[] = {2, 200};
     float logits[2 * 128];

@@ -144,10 +144,20 @@ EXPORT("prepare_tokens") int prepare_tokens(void)
 
 EXPORT("session_prepare")
 int session_prepare(ttc_session *session, const char *prefix, size_t prefix_length,
-                    const char *suffix, size_t suffix_length, size_t max_tokens, size_t *run)
+                    const char *suffix, size_t suffix_length, int multiline, int max_chars,
+                    float min_confidence, int document_memory, const char *memory_text,
+                    size_t memory_text_length, size_t max_tokens, size_t *run)
 {
-    return ttc_session_prepare(session, prefix, prefix_length, suffix, suffix_length, max_tokens,
-                               run);
+    const ttc_complete_options options = {
+        .multiline = multiline,
+        .max_chars = max_chars,
+        .min_confidence = min_confidence,
+        .document_memory = document_memory,
+        .memory_text = memory_text,
+        .memory_text_length = memory_text_length,
+    };
+    return ttc_session_prepare(session, prefix, prefix_length, suffix, suffix_length, &options,
+                               max_tokens, run);
 }
 
 EXPORT("retyped_length")

@@ -38,7 +38,9 @@ def model(tiny_model_path: Path) -> Model:
 @given(start=st.text(max_size=300), edits=st.lists(EDIT, min_size=1, max_size=12), data=st.data())
 def test_reused_session_equals_fresh_session(model: Model, start: str, edits: list, data) -> None:
     """Also with drafts (a reused session that checks 8 drafted tokens a pass) and with
-    the window's next prompt prepared between requests, any part of it."""
+    idle work between requests, any part of it: for the request just answered (the
+    suggestions after its likeliest next characters) and for a document typed on (the
+    window's next prompt)."""
     reused = model.session(draft_tokens=1)
     drafting = model.session(draft_tokens=8)
     preparing = model.session()
@@ -65,9 +67,12 @@ def test_reused_session_equals_fresh_session(model: Model, start: str, edits: li
         assert suggestion == fresh
         assert drafting.complete(prefix, suffix, min_confidence=0.0, **options) == fresh
         assert preparing.complete(prefix, suffix, min_confidence=0.0, **options) == fresh
+        for _ in range(data.draw(st.integers(0, 3))):
+            preparing.prepare(prefix, suffix, max_tokens=data.draw(st.integers(1, 40)),
+                              min_confidence=0.0, **options)
         # as if the user typed on: their next request may be anywhere in the next step
         ahead = prefix + data.draw(st.sampled_from(PIECES)) * data.draw(st.integers(0, 250))
-        preparing.prepare(ahead, suffix, data.draw(st.integers(1, 300)))
+        preparing.prepare(ahead, suffix, max_tokens=data.draw(st.integers(1, 300)))
 
 
 def test_drafts_accepted_or_rejected_change_no_suggestion() -> None:
@@ -174,3 +179,23 @@ def test_prepare_waits_for_the_window_and_allocates_only_then(model: Model) -> N
     assert session.prepare(near_the_move) == 0
     with pytest.raises(ValueError):
         session.prepare(near_the_move, max_tokens=0)
+
+
+def test_typing_a_guessed_character_runs_nothing() -> None:
+    """A shipped model typing its sample with the server's defaults, doing its idle work
+    after each keystroke: the same suggestions as without, and many keystrokes that did
+    not type the suggestion's first character (which runs a suggestion, without idle work)
+    run nothing, because idle work ran the request after that character."""
+    model = Model.load(shipped_models_dir() / "python.ttc")
+    text = (shipped_models_dir() / "samples" / "python.py").read_text()[:1200]
+    plain, preparing = model.session(), model.session()
+    decoded, guessed = 0, 0
+    for end in range(101, len(text)):
+        before = plain.forwarded_tokens, preparing.forwarded_tokens
+        assert preparing.complete(text[:end]) == plain.complete(text[:end]), end
+        if plain.forwarded_tokens > before[0]:
+            decoded += 1
+            guessed += preparing.forwarded_tokens == before[1]
+        while preparing.prepare(text[:end]):
+            pass
+    assert guessed > decoded // 3, (guessed, decoded)

@@ -36,7 +36,8 @@ export function runCases(engine, modelBytes, modelName, cases, draftTokens = 0) 
     const result = { text: session.complete(prefix, suffix, jsOptions(options)) };
     if (prepare) {
       result.prepared = 0;
-      for (let ran; (ran = session.prepare(prefix, suffix, prepare));) result.prepared += ran;
+      const idle = { ...jsOptions(options), maxTokens: prepare };
+      for (let ran; (ran = session.prepare(prefix, suffix, idle));) result.prepared += ran;
     }
     result.forwarded = session.forwardedTokens;
     return result;

@@ -127,7 +127,7 @@ def make_cases(window: int) -> list[dict[str, Any]]:
         {"prefix": "z = ", "options": {"max_chars": 256, "min_confidence": 0.0}},
         {"prefix": "z = ", "options": {"min_confidence": 1.0}},
         {"prefix": "z = ", "options": {"min_confidence": 0.001, "multiline": True}},
-        # typing on across the first move of the window's start, running ahead in between
+        # typing on across the first move of the window's start, idle work in between
         *({"prefix": long_doc[:n], "options": {"min_confidence": 0.0}, "prepare": 48}
           for n in range(first_move - window // 16, first_move + window // 32,
                          max(3, window // 96))),
@@ -208,7 +208,8 @@ def native_results_of(model: Model, cases: list[dict[str, Any]],
         result = {"text": session.complete(prefix, suffix, **case.get("options", {}))}
         if "prepare" in case:
             result["prepared"] = 0
-            while ran := session.prepare(prefix, suffix, case["prepare"]):
+            while ran := session.prepare(prefix, suffix, max_tokens=case["prepare"],
+                                         **case.get("options", {})):
                 result["prepared"] += ran
         results.append(result | {"forwarded": session.forwarded_tokens})
     return results

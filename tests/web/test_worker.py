@@ -33,10 +33,12 @@ TYPE_IN_WORKER = """async ({ prefixes, options, idleMs }) => {
 }"""
 
 
-def test_the_worker_runs_ahead_while_idle(page: sync_api.Page, site: str, tiny: Model) -> None:
+def test_the_worker_works_for_the_next_keystroke_while_idle(page: sync_api.Page, site: str,
+                                                            tiny: Model) -> None:
     """Typing across a move of the window's start with pauses: the worker's answers are
-    the native engine's, and no request re-reads the window, as one without running
-    ahead does (the native session here)."""
+    the native engine's, and each runs as many tokens as a native session that does the
+    engine's idle work with the same options after each answer; no request re-reads the
+    window, as one without idle work does (the plain native session here)."""
     page.goto(f"{site}/web_demo/index.html")
     window = tiny.info.window
     text = "total = price * count + tax\n" * (2 * window // 28)
@@ -44,11 +46,16 @@ def test_the_worker_runs_ahead_while_idle(page: sync_api.Page, site: str, tiny: 
     options = {"minConfidence": 0, "maxChars": 16}
     answers = page.evaluate(TYPE_IN_WORKER, {"prefixes": prefixes, "options": options,
                                             "idleMs": 50})  # fmt: skip
-    plain = tiny.session()
-    plain_tokens = []
+    plain, idle = tiny.session(), tiny.session()
+    plain_tokens, idle_tokens = [], []
     for prefix, answer in zip(prefixes, answers, strict=True):
-        before = plain.forwarded_tokens
+        before = plain.forwarded_tokens, idle.forwarded_tokens
         assert answer["suggestion"] == plain.complete(prefix, min_confidence=0.0, max_chars=16)
-        plain_tokens.append(plain.forwarded_tokens - before)
+        idle.complete(prefix, min_confidence=0.0, max_chars=16)
+        plain_tokens.append(plain.forwarded_tokens - before[0])
+        idle_tokens.append(idle.forwarded_tokens - before[1])
+        while idle.prepare(prefix, min_confidence=0.0, max_chars=16):
+            pass
+    assert [answer["tokens"] for answer in answers] == idle_tokens
     assert max(plain_tokens) > 100  # the move: about three quarters of the window again
-    assert max(answer["tokens"] for answer in answers[1:]) <= 16 + 2
+    assert max(idle_tokens[1:]) <= 16 + 2

@@ -5,16 +5,16 @@ textDocument/inlineCompletion; the engine runs in a worker thread on that
 document's warm session, and an answer whose document changed meanwhile is
 dropped rather than shown stale.
 
-After answering, while the document stays as that request saw it, the server runs
-ahead what the engine will need once the document outgrows the model's window
-(Session.prepare), a few tokens a call, so that the keystroke which moves the window
-does not wait for it.
+After answering, while the document stays as that request saw it, the server does the
+engine's idle work for the next keystroke (Session.prepare: running ahead of the
+window's move, the suggestions after the likeliest next characters), a few tokens a
+call, on a thread of its own, so that the next keystroke finds them run.
 
 Besides LSP, the server answers one request of its own, ttcc/status (no params), for
 monitoring and tests: {"documents": open documents, "sessions": engine sessions held,
 "sessionMemoryBytes": their memory, "requestsInFlight": requests not answered yet,
-"models": names of the models loaded, "preparing": documents being prepared ahead,
-"preparedTokens": tokens run ahead so far}."""
+"models": names of the models loaded, "preparing": documents with idle work running,
+"preparedTokens": tokens run by idle work so far}."""
 
 from __future__ import annotations
 
@@ -72,9 +72,10 @@ class CompletionServer(LanguageServer):
         self.memory_texts = MemoryTexts()
         self.preparing: dict[str, asyncio.Task] = {}  # by document key
         self.prepared_tokens = 0
+        self.completing = 0  # suggestions being computed: idle work gives way to them
         # Idle work takes one thread: at most one core, and fewer threads' memory pools
         # (each thread that allocates gets its own in glibc).
-        self.idle_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttcc-ahead")
+        self.idle_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttcc-idle")
 
     def start_io(self) -> None:
         """Serve LSP on stdin/stdout (pygls_compat.serve_stdio: faster than pygls's own)."""
@@ -151,12 +152,16 @@ class CompletionServer(LanguageServer):
         if cursor is None:
             return None
         entry = self.sessions.get(key, model)
-        memory_text = self.memory_text_for(key)
+        options = completion_options(self.settings, self.memory_text_for(key))
         started = time.perf_counter()
-        text = await asyncio.to_thread(self._complete, entry, cursor, self.settings, memory_text)
+        self.completing += 1
+        try:
+            text = await asyncio.to_thread(self._complete, entry, cursor, options)
+        finally:
+            self.completing -= 1
         if not self.unchanged(key, document, version):
             return None
-        self.prepare_while_idle(key, document, version, entry, cursor)
+        self.prepare_while_idle(key, document, version, entry, cursor, options)
         if not text:
             return None
         self.protocol.notify(SUGGESTION_NOTIFICATION, {
@@ -168,24 +173,26 @@ class CompletionServer(LanguageServer):
         return text, cursor
 
     def prepare_while_idle(self, key: str, document: TextDocument, version: int | None,
-                           entry: DocumentSession, cursor: Cursor) -> None:
-        """Starts running ahead for the document at cursor, in place of any earlier run
-        for it."""
+                           entry: DocumentSession, cursor: Cursor, options: dict) -> None:
+        """Starts the idle work after a request answered with options at cursor, in place
+        of any earlier for the document. It stops, between calls of a few tokens, once the
+        document changes or a suggestion is being computed (for any document: the idle
+        work would slow it down, two cores being common)."""
         earlier = self.preparing.pop(key, None)
         if earlier is not None:
             earlier.cancel()
-        task = asyncio.create_task(self._prepare(key, document, version, entry, cursor))
+        task = asyncio.create_task(self._prepare(key, document, version, entry, cursor, options))
         self.preparing[key] = task
         task.add_done_callback(
             lambda done: self.preparing.pop(key) if self.preparing.get(key) is done else None
         )
 
     async def _prepare(self, key: str, document: TextDocument, version: int | None,
-                       entry: DocumentSession, cursor: Cursor) -> None:
+                       entry: DocumentSession, cursor: Cursor, options: dict) -> None:
         try:
-            while self.unchanged(key, document, version):
+            while self.unchanged(key, document, version) and not self.completing:
                 ran = await asyncio.get_running_loop().run_in_executor(
-                    self.idle_worker, self._prepare_some, entry, cursor
+                    self.idle_worker, self._prepare_some, entry, cursor, options
                 )
                 if not ran:
                     return
@@ -193,12 +200,12 @@ class CompletionServer(LanguageServer):
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("running ahead failed for %s", key)
+            log.exception("idle work failed for %s", key)
 
     @staticmethod
-    def _prepare_some(entry: DocumentSession, cursor: Cursor) -> int:
+    def _prepare_some(entry: DocumentSession, cursor: Cursor, options: dict) -> int:
         with entry.lock:
-            return entry.session.prepare(cursor.prefix, cursor.suffix)
+            return entry.session.prepare(cursor.prefix, cursor.suffix, **options)
 
     def memory_text_for(self, key: str) -> str:
         """The other open documents of the document's language, when the settings want
@@ -226,19 +233,20 @@ class CompletionServer(LanguageServer):
         return self.workspace.text_documents.get(key) is document and document.version == version
 
     @staticmethod
-    def _complete(
-        entry: DocumentSession, cursor: Cursor, settings: Settings, memory_text: str
-    ) -> str:
+    def _complete(entry: DocumentSession, cursor: Cursor, options: dict) -> str:
         with entry.lock:
-            return entry.session.complete(
-                cursor.prefix,
-                cursor.suffix,
-                multiline=settings.multiline,
-                max_chars=settings.max_chars,
-                min_confidence=settings.min_confidence,
-                document_memory=settings.document_memory,
-                memory_text=memory_text,
-            )
+            return entry.session.complete(cursor.prefix, cursor.suffix, **options)
+
+
+def completion_options(settings: Settings, memory_text: str) -> dict:
+    """Session.complete's options (and Session.prepare's after it) under settings."""
+    return {
+        "multiline": settings.multiline,
+        "max_chars": settings.max_chars,
+        "min_confidence": settings.min_confidence,
+        "document_memory": settings.document_memory,
+        "memory_text": memory_text,
+    }
 
 
 def create_server(settings: Settings) -> CompletionServer:
