@@ -118,12 +118,10 @@ void complete_defaults(int *multiline, int *max_chars, float *min_confidence,
     *document_memory = options.document_memory;
 }
 
-EXPORT("session_complete")
-int session_complete(ttc_session *session, const char *prefix, size_t prefix_length,
-                     const char *suffix, size_t suffix_length, int multiline, int max_chars,
-                     float min_confidence, int document_memory, const char *memory_text,
-                     size_t memory_text_length, char *out, size_t out_capacity,
-                     size_t *out_length)
+/* The options as session_complete and session_prepare take them, one by one. */
+static ttc_complete_options complete_options(int multiline, int max_chars, float min_confidence,
+                                             int document_memory, const char *memory_text,
+                                             size_t memory_text_length)
 {
     const ttc_complete_options options = {
         .multiline = multiline,
@@ -133,6 +131,18 @@ int session_complete(ttc_session *session, const char *prefix, size_t prefix_len
         .memory_text = memory_text,
         .memory_text_length = memory_text_length,
     };
+    return options;
+}
+
+EXPORT("session_complete")
+int session_complete(ttc_session *session, const char *prefix, size_t prefix_length,
+                     const char *suffix, size_t suffix_length, int multiline, int max_chars,
+                     float min_confidence, int document_memory, const char *memory_text,
+                     size_t memory_text_length, char *out, size_t out_capacity,
+                     size_t *out_length)
+{
+    const ttc_complete_options options = complete_options(
+        multiline, max_chars, min_confidence, document_memory, memory_text, memory_text_length);
     return ttc_session_complete(session, prefix, prefix_length, suffix, suffix_length, &options,
                                 out, out_capacity, out_length);
 }
@@ -148,14 +158,8 @@ int session_prepare(ttc_session *session, const char *prefix, size_t prefix_leng
                     float min_confidence, int document_memory, const char *memory_text,
                     size_t memory_text_length, size_t max_tokens, size_t *run)
 {
-    const ttc_complete_options options = {
-        .multiline = multiline,
-        .max_chars = max_chars,
-        .min_confidence = min_confidence,
-        .document_memory = document_memory,
-        .memory_text = memory_text,
-        .memory_text_length = memory_text_length,
-    };
+    const ttc_complete_options options = complete_options(
+        multiline, max_chars, min_confidence, document_memory, memory_text, memory_text_length);
     return ttc_session_prepare(session, prefix, prefix_length, suffix, suffix_length, &options,
                                max_tokens, run);
 }
