@@ -86,7 +86,7 @@ class Figures:
     # the allocator, which keeps it for the next: the process's memory does not shrink
     # with them, so their growth is read at their peak.
     sessions_warm_bytes: int = 0
-    sessions_peak_bytes: int = 0  # the highest reading from warm-up to the end
+    sessions_peak_bytes: int = 0  # the highest from warm-up to the end (before each close)
     sessions_open: int = 0  # sessions held with every document open, at the end
     sessions_closed: int = 0  # sessions held once all were closed
     documents_closed: int = 0  # documents the server still holds then
@@ -157,6 +157,13 @@ class Editor:
         self.open_documents[document.uri] = document
         self.server.open(document.uri, document.language, text)
         self.memory.opened(document.uri, memory_group(document.language, document.uri))
+
+    async def note_session_memory(self) -> None:
+        """After warm-up, keeps the sessions' peak memory: it only shrinks as a document
+        closes (its session goes), so read just before each close it is exact."""
+        if self.figures.warmup:
+            held = await sessions_bytes(self.server)
+            self.figures.sessions_peak_bytes = max(self.figures.sessions_peak_bytes, held)
 
     def close(self, document: Document) -> None:
         del self.open_documents[document.uri]
@@ -292,6 +299,7 @@ class Editor:
             document.cursor = self.rng.randint(0, len(document.text))
             await self.complete(document)
         else:
+            await self.note_session_memory()
             self.close(document)
             if len(self.open_documents) == 0:
                 self.open(document, document.text)

@@ -146,14 +146,16 @@ async def tuned_client(lsp_client: LanguageClient):
 
 
 async def test_short_soak() -> None:
-    figures = await soak(2000, seed=1, check_every=20, warmup=1000)
+    # The reference reading once the allocator's pools have settled: before 2,000
+    # completions they still grow with the sessions' comings and goings.
+    figures = await soak(4000, seed=1, check_every=20, warmup=2000)
     assert figures.errors == []
     assert figures.wrong == []
-    assert figures.checked >= 90
+    assert figures.checked >= 180
     assert (figures.sessions_open, figures.sessions_closed, figures.documents_closed) == (20, 0, 0)
     assert figures.requests_left == 0  # pygls 2.1 kept one per didChange for good
     # What no engine session holds or held (their idle work's caches come and go with
-    # their documents; soak_server.Figures). Measured: about 1 MB over these 1,000
+    # their documents; soak_server.Figures). Measured: about 1 MB over these 2,000
     # completions; a leak of 3 KB a completion (pygls's, above) shows.
     growth = figures.unaccounted_growth_mb
     assert growth < 3, f"server memory grew by {growth:.1f} MB that no session holds"
