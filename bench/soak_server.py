@@ -80,7 +80,7 @@ class Figures:
     warmup: int = 0  # completions before rss_warm_kb was read
     rss_warm_kb: int = 0
     rss_end_kb: int = 0
-    rss_peak_kb: int = 0  # the highest reading after warm-up (every 100 completions)
+    rss_peak_kb: int = 0  # the highest reading after warm-up (every 1000 completions)
     # What the engine sessions hold (ttcc/status) then: sessions take memory as they go
     # (the caches of their idle work), and give it back when their document closes, to
     # the allocator, which keeps it for the next: the process's memory does not shrink
@@ -378,13 +378,13 @@ async def soak(
             await editor.act()
             bar.update(figures.completions - done)
             if figures.completions >= next_reading:
-                rss, held = resident_kb(server.pid), await sessions_bytes(server)
+                rss = resident_kb(server.pid)
                 if next_reading == warmup:
                     figures.warmup, figures.rss_warm_kb = figures.completions, rss
-                    figures.sessions_warm_bytes = held
+                    figures.sessions_warm_bytes = figures.sessions_peak_bytes = (
+                        await sessions_bytes(server))
                 figures.rss_peak_kb = max(figures.rss_peak_kb, rss)
-                figures.sessions_peak_bytes = max(figures.sessions_peak_bytes, held)
-                next_reading += 100
+                next_reading += 1000
         figures.seconds = time.perf_counter() - started
         bar.close()
         figures.rss_end_kb = resident_kb(server.pid)
