@@ -195,8 +195,15 @@ void ttc_stop_context_advance(ttc_stop_context *context, int token, float probab
 void ttc_stop_features(const ttc_stop_context *context, const float *probabilities, int vocab,
                        int token, const ttc_memory_prediction *memory, float *out);
 
-/* Idle work guesses the requests after this many likeliest next characters. */
-enum { TTC_NEXT_GUESSES = 3, TTC_SPARE_AHEAD = 0, TTC_SPARE_STATES = 1 + TTC_NEXT_GUESSES };
+/* Idle work guesses the requests after the likeliest next character, in the
+ * session's own state (TTC_IN_PLACE), and after this many next likeliest, in
+ * spare states. */
+enum {
+    TTC_NEXT_GUESSES = 3,
+    TTC_IN_PLACE = -1,
+    TTC_SPARE_AHEAD = 0,
+    TTC_SPARE_STATES = 1 + TTC_NEXT_GUESSES
+};
 
 /* A cache and what made it. */
 typedef struct {
@@ -215,8 +222,8 @@ struct ttc_session {
     /* Idle work's states (ttc_session_prepare), each allocated by the first
      * call that runs anything in it (tokens NULL until then): at
      * TTC_SPARE_AHEAD the prompt the document will need once the window's
-     * start moves, after it the requests that follow the likeliest next
-     * characters, one each. Whichever of these and state holds most of a
+     * start moves, after it the requests that follow the next characters
+     * likeliest after the first (guess_next in session.c), one each. Whichever of these and state holds most of a
      * request's tokens serves it. */
     ttc_state spares[TTC_SPARE_STATES];
     char *typed;          /* the document's prefix and one guessed character */

@@ -746,9 +746,22 @@ static ttc_status extend_spare(ttc_session *s, int spare, const int *tokens, int
     return TTC_OK;
 }
 
-/* Runs in spare state `spare` what the request for the document with a guessed
- * character typed (s->typed, typed_length bytes, before suffix) would run, up to
- * budget tokens; the suggestion is not kept, its tokens are. */
+/* Runs up to budget tokens of tokens[0..n) in s->state, unless that would
+ * overwrite tokens it holds: 1 when it then holds them all. */
+static int extend_in_place(ttc_session *s, const int *tokens, int n, int budget)
+{
+    const int common = common_length(&s->state, tokens, n);
+    if (common < n && common < s->state.n_tokens)
+        return 0;
+    extend(s, tokens, common, n - common > budget ? common + budget : n);
+    return s->state.n_tokens >= n;
+}
+
+/* Runs what the request for the document with a guessed character typed
+ * (s->typed, typed_length bytes, before suffix) would run, up to budget tokens:
+ * in spare state `spare`, or with spare TTC_IN_PLACE in s->state, where it runs
+ * nothing that would overwrite what s->state holds. The suggestion is not kept,
+ * its tokens are. */
 static ttc_status rehearse(ttc_session *s, int spare, size_t typed_length, const char *suffix,
                            size_t suffix_length, const ttc_complete_options *options, int budget)
 {
@@ -759,26 +772,31 @@ static ttc_status rehearse(ttc_session *s, int spare, size_t typed_length, const
         return status;
     const int n = build_prompt(s, s->typed, typed_length, suffix, suffix_length, 0);
     const uint64_t before = s->forwarded_tokens;
-    status = extend_spare(s, spare, s->prompt, n, budget);
-    const int ran = (int)(s->forwarded_tokens - before);
-    if (status != TTC_OK || ran == budget) /* the prompt may not all be run yet */
-        return status;
+    if (spare == TTC_IN_PLACE) {
+        if (!extend_in_place(s, s->prompt, n, budget))
+            return TTC_OK;
+    } else {
+        status = extend_spare(s, spare, s->prompt, n, budget);
+        if (status != TTC_OK || s->spares[spare].n_tokens < n)
+            return status; /* the prompt is not all run yet */
+        swap_states(s, spare);
+    }
     char text[TTC_MAX_SUGGESTION + 1];
     suggestion g = {.text = text};
     start_block(&g, s->typed, typed_length);
-    swap_states(s, spare);
-    decode(s, n, &chosen, &g, NULL, NULL, budget - ran);
-    swap_states(s, spare);
+    decode(s, n, &chosen, &g, NULL, NULL, budget - (int)(s->forwarded_tokens - before));
+    if (spare != TTC_IN_PLACE)
+        swap_states(s, spare);
     return TTC_OK;
 }
 
-/* The `count` likeliest tokens a user may type, `skipped` aside, likeliest first. */
-static void likeliest(const float *probabilities, int vocab, int skipped, int *out, int count)
+/* The `count` likeliest tokens a user may type, likeliest first. */
+static void likeliest(const float *probabilities, int vocab, int *out, int count)
 {
     for (int i = 0; i < count; i++) {
         out[i] = -1;
         for (int t = 0; t < vocab; t++) {
-            int taken = t == skipped || !is_suggestable(t);
+            int taken = !is_suggestable(t);
             for (int j = 0; j < i && !taken; j++)
                 taken = out[j] == t;
             if (!taken && (out[i] < 0 || probabilities[t] > probabilities[out[i]]))
@@ -787,11 +805,13 @@ static void likeliest(const float *probabilities, int vocab, int skipped, int *o
     }
 }
 
-/* Idle work for a keystroke that does not type the suggestion's first
- * character (typing that runs nothing already): the requests after the
- * TTC_NEXT_GUESSES likeliest other characters, each in its own spare state,
- * likeliest first. Only while the session holds the document's prompt (the
- * last request's), whose logits say what comes next. */
+/* Idle work after a request: the requests after the 1 + TTC_NEXT_GUESSES
+ * likeliest next characters, likeliest first. The likeliest, the first of the
+ * suggestion when one was shown, extends the request's own prompt and runs in
+ * s->state (typing it then runs nothing, even where the suggestion, shorter by
+ * that character, now goes on further); each other in a spare state of its
+ * own. Only while the session holds the request's prompt, whose logits say
+ * what comes next. */
 static ttc_status guess_next(ttc_session *s, const char *prefix, size_t prefix_length,
                              const char *suffix, size_t suffix_length,
                              const ttc_complete_options *options, int budget)
@@ -807,9 +827,8 @@ static ttc_status guess_next(ttc_session *s, const char *prefix, size_t prefix_l
     const int vocab = s->model->info.vocab_size;
     next_distribution(s, s->state.logits + (size_t)(n - 1) * vocab, chosen.document_memory, 0,
                       NULL);
-    int guesses[TTC_NEXT_GUESSES];
-    likeliest(s->probabilities, vocab, s->state.n_tokens > n ? s->state.tokens[n] : -1, guesses,
-              TTC_NEXT_GUESSES);
+    int guesses[1 + TTC_NEXT_GUESSES];
+    likeliest(s->probabilities, vocab, guesses, 1 + TTC_NEXT_GUESSES);
 
     if (prefix_length + 1 > s->typed_capacity) {
         const size_t capacity = 2 * (prefix_length + 1);
@@ -822,11 +841,11 @@ static ttc_status guess_next(ttc_session *s, const char *prefix, size_t prefix_l
     }
     if (prefix_length)
         ttc_memcpy(s->typed, prefix, prefix_length);
-    for (int i = 0; i < TTC_NEXT_GUESSES && guesses[i] >= 0; i++) {
+    for (int i = 0; i < 1 + TTC_NEXT_GUESSES && guesses[i] >= 0; i++) {
         s->typed[prefix_length] = (char)guesses[i];
         const uint64_t before = s->forwarded_tokens;
-        status = rehearse(s, TTC_SPARE_AHEAD + 1 + i, prefix_length + 1, suffix, suffix_length,
-                          options, budget);
+        status = rehearse(s, i == 0 ? TTC_IN_PLACE : TTC_SPARE_AHEAD + i, prefix_length + 1,
+                          suffix, suffix_length, options, budget);
         if (status != TTC_OK || s->forwarded_tokens != before)
             return status;
     }

@@ -156,11 +156,12 @@ enum { TTC_PREPARE_TOKENS = 8 };
  *   model's window, the prompt the session will need after that, so that the
  *   request which moves the window runs only what was typed since;
  * - while the session holds what that request ran, the requests after the
- *   three likeliest characters other than the suggestion's first (typing which
- *   runs nothing already), suggestion included, so that typing one of them
- *   runs nothing either.
- * Each is run in a cache of its own, allocated by the first call that runs
- * anything in it (up to 4 more caches: ttc_session_memory). */
+ *   four likeliest next characters (the suggestion's first, when one was
+ *   shown, and three others), suggestion included, so that typing one of them
+ *   runs nothing.
+ * The likeliest runs in the session's own cache, each other in a cache of its
+ * own, allocated by the first call that runs anything in it (up to 4 more
+ * caches: ttc_session_memory). */
 ttc_status ttc_session_prepare(ttc_session *session,
                                const char *prefix, size_t prefix_length,
                                const char *suffix, size_t suffix_length,

@@ -257,10 +257,11 @@ class Session:
         """Idle-time work after complete() answered for this document with these options,
         so that the next keystroke runs less (ttc_session_prepare): when the document is
         about to outgrow the model's window, the prompt the next complete() will need
-        once it has; then the suggestions after the three likeliest characters other than
-        the suggestion's first. Runs up to max_tokens tokens a call and returns how many
-        ran (0: nothing left to do). Suggestions are the same with or without it; the
-        caches it runs in take up to four times the session's cache memory more."""
+        once it has; then the suggestions after the four likeliest next characters (the
+        suggestion's first, when one was shown, and three others). Runs up to max_tokens
+        tokens a call and returns how many ran (0: nothing left to do). Suggestions are
+        the same with or without it; the caches it runs in take up to four times the
+        session's cache memory more."""
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
         options, memory_buffer = self._options(multiline, max_chars, min_confidence,

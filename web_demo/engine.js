@@ -236,11 +236,11 @@ export async function loadEngine(wasmBytes) {
     // Idle-time work after complete() answered for this document with these options, so
     // that the next keystroke runs less (ttc_session_prepare): when the document is about
     // to outgrow the model's window, the prompt the next complete() will need once it has;
-    // then the suggestions after the three likeliest characters other than the suggestion's
-    // first. Runs up to maxTokens tokens a call (left out: the engine's
-    // TTC_PREPARE_TOKENS, what a request may wait for) and returns how many ran (0:
-    // nothing left to do). Suggestions are the same with or without it; the caches it
-    // runs in take up to four times the session's cache memory more.
+    // then the suggestions after the four likeliest next characters (the suggestion's
+    // first, when one was shown, and three others). Runs up to maxTokens tokens a call
+    // (left out: the engine's TTC_PREPARE_TOKENS, what a request may wait for) and returns
+    // how many ran (0: nothing left to do). Suggestions are the same with or without it;
+    // the caches it runs in take up to four times the session's cache memory more.
     prepare(prefix, suffix = '', { maxTokens = wasm.prepare_tokens(), ...options } = {}) {
       if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) {
         throw new RangeError('maxTokens must be a positive integer');

@@ -199,3 +199,27 @@ def test_typing_a_guessed_character_runs_nothing() -> None:
         while preparing.prepare(text[:end]):
             pass
     assert guessed > decoded // 3, (guessed, decoded)
+
+
+@pytest.mark.parametrize("sample", ["python.py", "go.go", "rust.rs"])
+def test_typing_the_suggestions_first_character_after_idle_work_runs_nothing(sample: str) -> None:
+    """Typing the suggestion's first character runs what the rest of the suggestion, a
+    character shorter and so more confident, now decodes further; idle work runs that
+    in the session's own state. A shipped model typing the start of a sample that stays
+    inside its window (no move of the window's start, which idle work does elsewhere)."""
+    model = Model.load(shipped_models_dir() / f"{sample.split('.')[0]}.ttc")
+    window = model.info.window
+    text = (shipped_models_dir() / "samples" / sample).read_text()[: window - window // 8 - 1]
+    session = model.session()
+    suggestion, typed_through = session.complete(text[:20]), 0
+    for end in range(21, len(text) + 1):
+        while session.prepare(text[: end - 1]):
+            pass
+        before = session.forwarded_tokens
+        if suggestion[:1] == text[end - 1]:
+            typed_through += 1
+            suggestion = session.complete(text[:end])
+            assert session.forwarded_tokens == before, (end, suggestion)
+        else:
+            suggestion = session.complete(text[:end])
+    assert typed_through > len(text) // 4
