@@ -78,6 +78,29 @@ static inline void ttc_tile_rows(const int8_t **tile_rows, const float **tile_sc
 typedef void ttc_pack_q8_fn(void *packed, const int8_t *w, const float *ws, int rows, int cols,
                             int group_size);
 
+/* The packed weights' layout of the x86 sets (AVX-512 VNNI and AVX2 share it):
+ * 16 weight rows to a tile (the last tile repeating the last row), each tile
+ *   cols / 4 chunks of 64 bytes: chunk c, row i at 4 i: w[row][4 c .. 4 c + 3]
+ *   per group, 16 weight scales (row i in lane i)
+ *   per group, 16 int32: 128 * the sum of the row's weights in the group
+ * at these byte offsets. Rows 0-7 of a chunk fill 32 bytes, rows 8-15 the next
+ * 32. ttc_pack16_q8 and ttc_packed16_q8_size (kernels_avx512.c) are the two
+ * sets' pack_q8 and packed_q8_size. */
+typedef struct {
+    size_t scales, sums, bytes;
+} ttc_packed16_layout;
+
+static inline ttc_packed16_layout ttc_packed16_tile(int cols, int group_size)
+{
+    const size_t group_bytes = (size_t)(cols / group_size) * 16 * sizeof(float);
+    const size_t scales = 16 * (size_t)cols;
+    return (ttc_packed16_layout){.scales = scales, .sums = scales + group_bytes,
+                                 .bytes = scales + 2 * group_bytes}; /* int32 sums: as many */
+}
+
+size_t ttc_packed16_q8_size(int rows, int cols, int group_size);
+ttc_pack_q8_fn ttc_pack16_q8;
+
 /* ttc_kernels.pack_key (below): writes one position's key into a set's packed key cache. */
 typedef void ttc_pack_key_fn(void *packed_keys, int position, const int8_t *key, int head_dim);
 

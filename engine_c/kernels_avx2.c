@@ -164,6 +164,93 @@ static TARGET void matmul_q8(float *out, const int8_t *x, const float *xs, int n
     }
 }
 
+/* ---- matmul_q8 from packed weights ----
+ * The x86 sets' packed layout (ttc_pack16_q8, kernels.h): a chunk of 4
+ * columns of 8 rows fills a register, row i's 4 bytes in lane i, so that the
+ * products add up in each row's own lane, with no sums across lanes per group
+ * and the weight scales already side by side. The token's 4 bytes go to every
+ * lane; its sign moves onto the weights as in dot32. Tiles of 16 rows (two
+ * registers), tokens one or two at a time: registers for more are lacking. */
+
+/* The products of 4 bytes of a token (xb: in every lane; ax: their absolute
+ * values) and a chunk of 8 rows, summed in each row's lane. */
+INLINE __m256i dot4x8(__m256i ax, __m256i xb, __m256i w)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xb)),
+                             _mm256_set1_epi16(1));
+}
+
+/* Tokens t0 .. t0 + n_block - 1 (n_block 1 or 2, a constant where inlined). */
+INLINE void packed_block(float *out, const int8_t *x, const float *xs, int t0, int n_block,
+                         const uint8_t *packed, int rows, int cols, int group_size)
+{
+    const int groups = cols / group_size;
+    const ttc_packed16_layout layout = ttc_packed16_tile(cols, group_size);
+    for (int r = 0; r < rows; r += 16) {
+        const uint8_t *tile = packed + (size_t)(r / 16) * layout.bytes;
+        const float *scales = (const float *)(const void *)(tile + layout.scales);
+        __m256 acc[2][2];
+#pragma GCC unroll 2
+        for (int t = 0; t < n_block; t++)
+            acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        for (int g = 0; g < groups; g++) {
+            __m256i d[2][2];
+#pragma GCC unroll 2
+            for (int t = 0; t < n_block; t++)
+                d[t][0] = d[t][1] = _mm256_setzero_si256();
+            for (int c = g * group_size; c < (g + 1) * group_size; c += 4) {
+                const __m256i w0 = load32((const int8_t *)tile + (size_t)c * 16);
+                const __m256i w1 = load32((const int8_t *)tile + (size_t)c * 16 + 32);
+#pragma GCC unroll 2
+                for (int t = 0; t < n_block; t++) {
+                    int32_t four;
+                    __builtin_memcpy(&four, x + (size_t)(t0 + t) * cols + c, sizeof four);
+                    const __m256i xb = _mm256_set1_epi32(four);
+                    const __m256i ax = _mm256_abs_epi8(xb);
+                    d[t][0] = _mm256_add_epi32(d[t][0], dot4x8(ax, xb, w0));
+                    d[t][1] = _mm256_add_epi32(d[t][1], dot4x8(ax, xb, w1));
+                }
+            }
+            /* acc + (float)dot * (ws * xs), in the reference's order */
+#pragma GCC unroll 2
+            for (int t = 0; t < n_block; t++) {
+                const __m256 token_scale = _mm256_set1_ps(xs[(size_t)(t0 + t) * groups + g]);
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m256 scale =
+                        _mm256_mul_ps(_mm256_loadu_ps(scales + g * 16 + 8 * h), token_scale);
+                    acc[t][h] = _mm256_add_ps(
+                        acc[t][h], _mm256_mul_ps(_mm256_cvtepi32_ps(d[t][h]), scale));
+                }
+            }
+        }
+        const int n = ttc_min_int(16, rows - r);
+#pragma GCC unroll 2
+        for (int t = 0; t < n_block; t++) {
+            float *o = out + (size_t)(t0 + t) * rows + r;
+            if (n == 16) {
+                _mm256_storeu_ps(o, acc[t][0]);
+                _mm256_storeu_ps(o + 8, acc[t][1]);
+            } else {
+                float lanes[16];
+                _mm256_storeu_ps(lanes, acc[t][0]);
+                _mm256_storeu_ps(lanes + 8, acc[t][1]);
+                ttc_copy_floats(o, lanes, n);
+            }
+        }
+    }
+}
+
+static TARGET void matmul_packed_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
+                                    const void *packed, int rows, int cols, int group_size)
+{
+    int t0 = 0;
+    for (; t0 + 2 <= n_tokens; t0 += 2)
+        packed_block(out, x, xs, t0, 2, packed, rows, cols, group_size);
+    if (t0 < n_tokens)
+        packed_block(out, x, xs, t0, 1, packed, rows, cols, group_size);
+}
+
 /* ---- attention_scores_q8 ----
  * Keys are taken 8 at a time, in 16-byte chunks, two keys to a register: a
  * chunk of key 2p in the low 128-bit half of d[p], the same chunk of key
@@ -624,6 +711,9 @@ static const ttc_kernels kernels_avx2 = {
     .softmax = softmax,
     .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
+    .packed_q8_size = ttc_packed16_q8_size,
+    .pack_q8 = ttc_pack16_q8,
+    .matmul_packed_q8 = matmul_packed_q8,
 };
 
 const ttc_kernels *ttc_kernels_avx2(void)

@@ -239,40 +239,24 @@ INLINE void matmul_q8(float *out, const int8_t *x, const float *xs, int n_tokens
 }
 
 /* ---- matmul_q8 from packed weights (the VNNI set) ----
- * The layout puts 16 weight rows side by side, 4 bytes of each to a register,
- * so that one vpdpbusd adds 4 products to each row's own lane: no sums across
- * lanes per group, and the weights of a tile are loaded once for up to 8
- * tokens. Each tile (16 rows, the last tile repeating the last row) holds
- *   cols / 4 chunks of 64 bytes: chunk c, row i at 4 i: w[row][4 c .. 4 c + 3]
- *   per group, 16 weight scales (row i in lane i)
- *   per group, 16 int32: 128 * the sum of the row's weights in the group.
- * vpdpbusd multiplies unsigned bytes by signed ones: the token's bytes go in
- * as x + 128 (a flipped top bit), and the group's sum then holds 128 * the
- * sum of the weights too, subtracted exactly as an integer. */
+ * The layout (ttc_pack16_q8, kernels.h) puts 16 weight rows side by side, 4
+ * bytes of each to a register, so that one vpdpbusd adds 4 products to each
+ * row's own lane: no sums across lanes per group, and the weights of a tile
+ * are loaded once for up to 8 tokens. vpdpbusd multiplies unsigned bytes by
+ * signed ones: the token's bytes go in as x + 128 (a flipped top bit), and the
+ * group's sum then holds 128 * the sum of the weights too, which the tile
+ * keeps per group and row, subtracted exactly as an integer. */
 
-/* Byte offsets of a tile's parts: its scales and sums after the weights. */
-typedef struct {
-    size_t scales, sums, bytes;
-} packed_tile;
-
-static packed_tile packed_tile_layout(int cols, int group_size)
+size_t ttc_packed16_q8_size(int rows, int cols, int group_size)
 {
-    const size_t group_bytes = (size_t)(cols / group_size) * 16 * sizeof(float);
-    const size_t scales = 16 * (size_t)cols;
-    return (packed_tile){.scales = scales, .sums = scales + group_bytes,
-                         .bytes = scales + 2 * group_bytes}; /* int32 sums: as many bytes */
+    return (size_t)((rows + 15) / 16) * ttc_packed16_tile(cols, group_size).bytes;
 }
 
-static size_t packed_q8_size(int rows, int cols, int group_size)
-{
-    return (size_t)((rows + 15) / 16) * packed_tile_layout(cols, group_size).bytes;
-}
-
-static void pack_q8(void *packed, const int8_t *w, const float *ws, int rows, int cols,
-                    int group_size)
+void ttc_pack16_q8(void *packed, const int8_t *w, const float *ws, int rows, int cols,
+                   int group_size)
 {
     const int groups = cols / group_size;
-    const packed_tile layout = packed_tile_layout(cols, group_size);
+    const ttc_packed16_layout layout = ttc_packed16_tile(cols, group_size);
     for (int r = 0; r < rows; r += 16) {
         uint8_t *tile = (uint8_t *)packed + (size_t)(r / 16) * layout.bytes;
         float *scales = (float *)(void *)(tile + layout.scales);
@@ -323,7 +307,7 @@ INLINE_VNNI void packed_block(float *out, const int8_t *x, const float *xs, int 
                               const uint8_t *packed, int rows, int cols, int group_size)
 {
     const int groups = cols / group_size;
-    const packed_tile layout = packed_tile_layout(cols, group_size);
+    const ttc_packed16_layout layout = ttc_packed16_tile(cols, group_size);
     for (int r = 0; r < rows; r += 16) {
         const uint8_t *tile = packed + (size_t)(r / 16) * layout.bytes;
         const float *scales = (const float *)(const void *)(tile + layout.scales);
@@ -951,8 +935,8 @@ static const ttc_kernels kernels_avx512vnni = {
     .softmax = softmax,
     .silu_times = silu_times,
     .quantize_q8 = quantize_q8,
-    .packed_q8_size = packed_q8_size,
-    .pack_q8 = pack_q8,
+    .packed_q8_size = ttc_packed16_q8_size,
+    .pack_q8 = ttc_pack16_q8,
     .matmul_packed_q8 = matmul_packed_q8,
     .packed_keys_size = packed_keys_size,
     .pack_key = pack_key,
