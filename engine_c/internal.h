@@ -223,8 +223,9 @@ struct ttc_session {
      * call that runs anything in it (tokens NULL until then): at
      * TTC_SPARE_AHEAD the prompt the document will need once the window's
      * start moves, after it the requests that follow the next characters
-     * likeliest after the first (guess_next in session.c), one each. Whichever of these and state holds most of a
-     * request's tokens serves it. */
+     * likeliest after the first (guess_next in session.c), one each.
+     * Whichever of these and state holds most of a request's tokens serves
+     * it. */
     ttc_state spares[TTC_SPARE_STATES];
     char *typed;          /* the document's prefix and one guessed character */
     size_t typed_capacity;

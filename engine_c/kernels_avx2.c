@@ -180,75 +180,79 @@ INLINE __m256i dot4x8(__m256i ax, __m256i xb, __m256i w)
                              _mm256_set1_epi16(1));
 }
 
-/* Tokens t0 .. t0 + n_block - 1 (n_block 1 or 2, a constant where inlined). */
-INLINE void packed_block(float *out, const int8_t *x, const float *xs, int t0, int n_block,
-                         const uint8_t *packed, int rows, int cols, int group_size)
+/* out for rows r .. r + 15 (those below rows) of the tile at `tile` and tokens
+ * t0 .. t0 + n_block - 1 (n_block 1 or 2, a constant where inlined). */
+INLINE void tile_tokens(float *out, const int8_t *x, const float *xs, int t0, int n_block,
+                        const uint8_t *tile, const float *scales, int r, int rows, int cols,
+                        int group_size)
 {
     const int groups = cols / group_size;
-    const ttc_packed16_layout layout = ttc_packed16_tile(cols, group_size);
-    for (int r = 0; r < rows; r += 16) {
-        const uint8_t *tile = packed + (size_t)(r / 16) * layout.bytes;
-        const float *scales = (const float *)(const void *)(tile + layout.scales);
-        __m256 acc[2][2];
+    __m256 acc[2][2];
+#pragma GCC unroll 2
+    for (int t = 0; t < n_block; t++)
+        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int g = 0; g < groups; g++) {
+        __m256i d[2][2];
 #pragma GCC unroll 2
         for (int t = 0; t < n_block; t++)
-            acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-        for (int g = 0; g < groups; g++) {
-            __m256i d[2][2];
-#pragma GCC unroll 2
-            for (int t = 0; t < n_block; t++)
-                d[t][0] = d[t][1] = _mm256_setzero_si256();
-            for (int c = g * group_size; c < (g + 1) * group_size; c += 4) {
-                const __m256i w0 = load32((const int8_t *)tile + (size_t)c * 16);
-                const __m256i w1 = load32((const int8_t *)tile + (size_t)c * 16 + 32);
-#pragma GCC unroll 2
-                for (int t = 0; t < n_block; t++) {
-                    int32_t four;
-                    __builtin_memcpy(&four, x + (size_t)(t0 + t) * cols + c, sizeof four);
-                    const __m256i xb = _mm256_set1_epi32(four);
-                    const __m256i ax = _mm256_abs_epi8(xb);
-                    d[t][0] = _mm256_add_epi32(d[t][0], dot4x8(ax, xb, w0));
-                    d[t][1] = _mm256_add_epi32(d[t][1], dot4x8(ax, xb, w1));
-                }
-            }
-            /* acc + (float)dot * (ws * xs), in the reference's order */
+            d[t][0] = d[t][1] = _mm256_setzero_si256();
+        for (int c = g * group_size; c < (g + 1) * group_size; c += 4) {
+            const __m256i w0 = load32((const int8_t *)tile + (size_t)c * 16);
+            const __m256i w1 = load32((const int8_t *)tile + (size_t)c * 16 + 32);
 #pragma GCC unroll 2
             for (int t = 0; t < n_block; t++) {
-                const __m256 token_scale = _mm256_set1_ps(xs[(size_t)(t0 + t) * groups + g]);
-#pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    const __m256 scale =
-                        _mm256_mul_ps(_mm256_loadu_ps(scales + g * 16 + 8 * h), token_scale);
-                    acc[t][h] = _mm256_add_ps(
-                        acc[t][h], _mm256_mul_ps(_mm256_cvtepi32_ps(d[t][h]), scale));
-                }
+                int32_t four;
+                __builtin_memcpy(&four, x + (size_t)(t0 + t) * cols + c, sizeof four);
+                const __m256i xb = _mm256_set1_epi32(four);
+                const __m256i ax = _mm256_abs_epi8(xb);
+                d[t][0] = _mm256_add_epi32(d[t][0], dot4x8(ax, xb, w0));
+                d[t][1] = _mm256_add_epi32(d[t][1], dot4x8(ax, xb, w1));
             }
         }
-        const int n = ttc_min_int(16, rows - r);
+        /* acc + (float)dot * (ws * xs), in the reference's order */
 #pragma GCC unroll 2
         for (int t = 0; t < n_block; t++) {
-            float *o = out + (size_t)(t0 + t) * rows + r;
-            if (n == 16) {
-                _mm256_storeu_ps(o, acc[t][0]);
-                _mm256_storeu_ps(o + 8, acc[t][1]);
-            } else {
-                float lanes[16];
-                _mm256_storeu_ps(lanes, acc[t][0]);
-                _mm256_storeu_ps(lanes + 8, acc[t][1]);
-                ttc_copy_floats(o, lanes, n);
+            const __m256 token_scale = _mm256_set1_ps(xs[(size_t)(t0 + t) * groups + g]);
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256 scale =
+                    _mm256_mul_ps(_mm256_loadu_ps(scales + g * 16 + 8 * h), token_scale);
+                acc[t][h] =
+                    _mm256_add_ps(acc[t][h], _mm256_mul_ps(_mm256_cvtepi32_ps(d[t][h]), scale));
             }
+        }
+    }
+    const int n = ttc_min_int(16, rows - r);
+#pragma GCC unroll 2
+    for (int t = 0; t < n_block; t++) {
+        float *o = out + (size_t)(t0 + t) * rows + r;
+        if (n == 16) {
+            _mm256_storeu_ps(o, acc[t][0]);
+            _mm256_storeu_ps(o + 8, acc[t][1]);
+        } else {
+            float lanes[16];
+            _mm256_storeu_ps(lanes, acc[t][0]);
+            _mm256_storeu_ps(lanes + 8, acc[t][1]);
+            ttc_copy_floats(o, lanes, n);
         }
     }
 }
 
+/* Every token goes through a tile before the next tile: its weights come from
+ * memory once per call. */
 static TARGET void matmul_packed_q8(float *out, const int8_t *x, const float *xs, int n_tokens,
                                     const void *packed, int rows, int cols, int group_size)
 {
-    int t0 = 0;
-    for (; t0 + 2 <= n_tokens; t0 += 2)
-        packed_block(out, x, xs, t0, 2, packed, rows, cols, group_size);
-    if (t0 < n_tokens)
-        packed_block(out, x, xs, t0, 1, packed, rows, cols, group_size);
+    const ttc_packed16_layout layout = ttc_packed16_tile(cols, group_size);
+    for (int r = 0; r < rows; r += 16) {
+        const uint8_t *tile = (const uint8_t *)packed + (size_t)(r / 16) * layout.bytes;
+        const float *scales = (const float *)(const void *)(tile + layout.scales);
+        int t = 0;
+        for (; t + 2 <= n_tokens; t += 2)
+            tile_tokens(out, x, xs, t, 2, tile, scales, r, rows, cols, group_size);
+        if (t < n_tokens)
+            tile_tokens(out, x, xs, t, 1, tile, scales, r, rows, cols, group_size);
+    }
 }
 
 /* ---- attention_scores_q8 ----
