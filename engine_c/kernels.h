@@ -106,6 +106,11 @@ typedef void ttc_pack_key_fn(void *packed_keys, int position, const int8_t *key,
 
 typedef struct ttc_kernels {
     const char *name;
+    /* Tokens a decoding pass checks at once when a session leaves it to the
+     * engine (ttc_session_options.draft_tokens 0): more than one only where a
+     * pass of several tokens costs little more than one, as bench_drafts.py
+     * measures it (docs/RESULTS.md, "Drafted decoding"); 0 means one. */
+    int draft_tokens;
 
     /* Quantised matrix product, many tokens at once:
      *   out[t*rows + r] = sum over groups g, in order, of

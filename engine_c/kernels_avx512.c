@@ -929,6 +929,7 @@ static const ttc_kernels kernels_avx512 = {
 
 static const ttc_kernels kernels_avx512vnni = {
     .name = "avx512vnni",
+    .draft_tokens = 4,
     .matmul_q8 = matmul_q8_vnni,
     .attention_scores_q8 = attention_scores_q8_vnni,
     .attention_values_q8 = attention_values_q8_vnni,

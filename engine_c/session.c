@@ -30,12 +30,6 @@ enum {
                    TTC_MEMORY_MAX_PIECES + MEMORY_SPARE,
 };
 
-/* Tokens a decoding pass checks at once when the options leave it to the
- * engine: where the kernels multiply by packed weights (AVX-512 VNNI) a pass of
- * several tokens costs little more than one (bench/bench_drafts.py,
- * docs/RESULTS.md); elsewhere one token a pass. */
-enum { PACKED_DRAFT_TOKENS = 4 };
-
 /* Zeroed: the memory is resident from the start, as ttc_session_memory counts
  * it (a process watching its memory sees it once, not page by page as a cache
  * fills), and no byte a kernel reads past the cached positions (the packed
@@ -151,7 +145,7 @@ ttc_status ttc_session_create(const ttc_model *model,
     s->draft_tokens = options->draft_tokens;
     if (s->draft_tokens == 0)
         s->draft_tokens =
-            kernels->pack_q8 ? ttc_min_int(PACKED_DRAFT_TOKENS, options->max_batch) : 1;
+            kernels->draft_tokens > 1 ? ttc_min_int(kernels->draft_tokens, options->max_batch) : 1;
     s->state.cache.precision = options->kv_precision;
     for (int i = 0; i < TTC_SPARE_STATES; i++)
         s->spares[i].cache.precision = options->kv_precision;

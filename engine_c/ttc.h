@@ -78,9 +78,9 @@ typedef struct {
     int draft_tokens;              /* while decoding, a pass may check this many tokens at once:
                                     * the greedy token and what followed it where the document
                                     * memory last saw the same text (0..max_batch; 1: one token
-                                    * a pass). Default 0: by the kernels, 4 where they multiply
-                                    * by packed weights (AVX-512 VNNI: a pass of several tokens
-                                    * costs little more than one), else 1 (docs/RESULTS.md).
+                                    * a pass). Default 0: by the kernels, 4 with AVX-512 VNNI
+                                    * (a pass of several tokens costs little more than one),
+                                    * else 1 (docs/RESULTS.md).
                                     * Suggestions are the same for every value, bit for bit. */
 } ttc_session_options;
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ttcc import shipped_models_dir
-from ttcc.engine import Model
+from ttcc.engine import EngineError, Model
 
 PIECES = [*"abcdefxyz_ ()[]{}:;=.,'\"\n\t\ré😀", "\r\n", "    "]
 TEXT = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
@@ -88,6 +88,33 @@ def test_drafts_accepted_or_rejected_change_no_suggestion() -> None:
             assert (drafting.complete(text[:cursor], suffix)
                     == plain.complete(text[:cursor], suffix)), (cursor, suffix)
     assert drafting.forwarded_tokens > plain.forwarded_tokens
+
+
+# The kernel sets that check drafts by default: those whose pass of several tokens costs
+# little more than one (bench/bench_drafts.py; docs/RESULTS.md, "Drafted decoding").
+DEFAULT_DRAFT_TOKENS = {"avx512vnni": 4}
+
+
+@pytest.mark.parametrize("kernels", ["generic", "avx2", "avx512", "avx512vnni", "neon"])
+def test_the_kernels_choose_how_many_drafted_tokens_a_pass_checks(kernels: str) -> None:
+    """A session that leaves draft_tokens to the engine runs exactly the tokens of one
+    that asks for its kernels' choice (drafts rejected cost tokens, so the counts tell
+    the choices apart)."""
+    model = Model.load(shipped_models_dir() / "python.ttc")
+    text = (shipped_models_dir() / "samples" / "python.py").read_text()[:600]
+    try:
+        default = model.session(kernels=kernels)
+    except EngineError:
+        pytest.skip(f"no {kernels} kernels on this CPU")
+    chosen = DEFAULT_DRAFT_TOKENS.get(kernels, 1)
+    other = 1 if chosen > 1 else 4
+    sessions = {"default": default, chosen: model.session(kernels=kernels, draft_tokens=chosen),
+                other: model.session(kernels=kernels, draft_tokens=other)}
+    for cursor in range(100, len(text), 10):
+        for session in sessions.values():
+            session.complete(text[:cursor])
+    runs = {name: session.forwarded_tokens for name, session in sessions.items()}
+    assert runs["default"] == runs[chosen] != runs[other], runs
 
 
 def long_suggestion(model: Model, max_chars: int) -> tuple[str, str]:
