@@ -14,7 +14,7 @@ median over the rounds, in milliseconds per pass (one decode step unless --token
 the kernels) come from a second run with every kernel call timed, so they add up to a
 little more than "step". --tokens 1,8 also profiles passes of 8 new tokens (the verify
 pass of drafted decoding) and gives each part's cost against one token's. Where the native
-kernels keep packed copies (AVX-512 VNNI: the weights, and the keys whose scores several
+kernels keep packed copies (the x86 sets: the weights, and the keys whose scores several
 queries take at once), the same pass without them (the weights in the file's layout, the
 scores one query at a time) is profiled too, side by side.
 """

@@ -104,6 +104,23 @@ ttc_pack_q8_fn ttc_pack16_q8;
 /* ttc_kernels.pack_key (below): writes one position's key into a set's packed key cache. */
 typedef void ttc_pack_key_fn(void *packed_keys, int position, const int8_t *key, int head_dim);
 
+/* The packed key cache of the x86 sets (AVX-512 VNNI and AVX2 share it), the
+ * packed weights' layout with positions for rows: 16 positions to a block,
+ * each block
+ *   (head_dim + 3) / 4 chunks of 64 bytes: chunk c, position i at 4 i:
+ *     key[4 c .. 4 c + 3] (zeros past head_dim)
+ *   16 int32: 128 * the sum of each position's key bytes
+ * in ttc_packed16_key_block(head_dim) bytes. ttc_pack16_key and
+ * ttc_packed16_keys_size (kernels_avx512.c) are the two sets' pack_key and
+ * packed_keys_size. */
+static inline size_t ttc_packed16_key_block(int head_dim)
+{
+    return (size_t)(head_dim + 3) / 4 * 64 + 16 * sizeof(int32_t);
+}
+
+size_t ttc_packed16_keys_size(int positions, int head_dim);
+ttc_pack_key_fn ttc_pack16_key;
+
 typedef struct ttc_kernels {
     const char *name;
     /* Tokens a decoding pass checks at once when a session leaves it to the

@@ -340,6 +340,101 @@ static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scal
     }
 }
 
+/* ---- attention scores from packed keys ----
+ * The x86 sets' packed key cache (ttc_pack16_key, kernels.h): a chunk of 4
+ * bytes of 8 positions fills a register, as a chunk of 8 weight rows does, so
+ * that each key's products add up in its own lane (dot4x8), and the queries of
+ * a block share each load of the keys. Up to 4 queries: their 8 sums, the two
+ * key registers and the query's bytes fill AVX2's 16 registers. */
+
+/* d[j] += the products of the 4 bytes at query[j] and a chunk of 16 keys. */
+INLINE void scores_chunk(__m256i d[4][2], int n_block, const int8_t *chunk,
+                         const int8_t *const query[4])
+{
+    const __m256i k0 = load32(chunk), k1 = load32(chunk + 32);
+#pragma GCC unroll 4
+    for (int j = 0; j < n_block; j++) {
+        int32_t four;
+        __builtin_memcpy(&four, query[j], sizeof four);
+        const __m256i qb = _mm256_set1_epi32(four);
+        const __m256i aq = _mm256_abs_epi8(qb);
+        d[j][0] = _mm256_add_epi32(d[j][0], dot4x8(aq, qb, k0));
+        d[j][1] = _mm256_add_epi32(d[j][1], dot4x8(aq, qb, k1));
+    }
+}
+
+/* Queries q0 .. q0 + n_block - 1 (n_block <= 4, a constant where inlined)
+ * against keys 0 .. n_keys - 1. */
+INLINE void packed_scores_block(float *out, int out_stride, const int8_t *queries,
+                                const float *query_scales, int q0, int n_block,
+                                const uint8_t *packed_keys, const float *key_scales, int n_keys,
+                                int head_dim)
+{
+    const int whole = head_dim / 4;
+    const size_t block_bytes = ttc_packed16_key_block(head_dim);
+    const int8_t *q = queries + (size_t)q0 * head_dim;
+    /* each query's bytes of the last chunk, the missing ones 0 (their keys' are 0 too) */
+    int8_t tails[4][4] = {{0}};
+    const int8_t *tail[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < n_block; j++) {
+        __builtin_memcpy(tails[j], q + (size_t)j * head_dim + 4 * whole,
+                         (size_t)(head_dim - 4 * whole));
+        tail[j] = tails[j];
+    }
+    for (int t = 0; t < n_keys; t += 16) {
+        const int8_t *block = (const int8_t *)packed_keys + (size_t)(t / 16) * block_bytes;
+        __m256i d[4][2];
+#pragma GCC unroll 4
+        for (int j = 0; j < n_block; j++)
+            d[j][0] = d[j][1] = _mm256_setzero_si256();
+        for (int c = 0; c < whole; c++) {
+            const int8_t *four[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < n_block; j++)
+                four[j] = q + (size_t)j * head_dim + 4 * c;
+            scores_chunk(d, n_block, block + (size_t)c * 64, four);
+        }
+        if (whole * 4 < head_dim)
+            scores_chunk(d, n_block, block + (size_t)whole * 64, tail);
+        const int n = ttc_min_int(16, n_keys - t);
+        const __m256 ks[2] = {_mm256_maskload_ps(key_scales + t, first_lanes(n)),
+                              _mm256_maskload_ps(key_scales + t + 8, first_lanes(n - 8))};
+        /* (float)dot * (q_scale * key_scale), as attention_scores_q8 */
+#pragma GCC unroll 4
+        for (int j = 0; j < n_block; j++) {
+            const __m256 qs = _mm256_set1_ps(query_scales[q0 + j]);
+            float *o = out + (size_t)(q0 + j) * out_stride + t;
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256 scores = _mm256_mul_ps(_mm256_cvtepi32_ps(d[j][h]),
+                                                    _mm256_mul_ps(qs, ks[h]));
+                _mm256_maskstore_ps(o + 8 * h, first_lanes(n - 8 * h), scores);
+            }
+        }
+    }
+}
+
+static TARGET void attention_scores_packed_q8(float *out, int out_stride, const int8_t *queries,
+                                              const float *query_scales, int n_queries,
+                                              const void *packed_keys, const float *key_scales,
+                                              int n_keys, int head_dim)
+{
+    int q0 = 0;
+#define BLOCK(n)                                                                            \
+    packed_scores_block(out, out_stride, queries, query_scales, q0, n, packed_keys,         \
+                        key_scales, n_keys, head_dim)
+    for (; q0 + 4 <= n_queries; q0 += 4)
+        BLOCK(4);
+    switch (n_queries - q0) {
+    case 3: BLOCK(3); break;
+    case 2: BLOCK(2); break;
+    case 1: BLOCK(1); break;
+    default: break;
+    }
+#undef BLOCK
+}
+
 /* ---- attention_values_q8 ----
  * Per block of keys, the quantised weights go to a stack array, four int16 to
  * each group of keys, in the order w0 w2 w1 w3; then every group adds its four
@@ -718,6 +813,9 @@ static const ttc_kernels kernels_avx2 = {
     .packed_q8_size = ttc_packed16_q8_size,
     .pack_q8 = ttc_pack16_q8,
     .matmul_packed_q8 = matmul_packed_q8,
+    .packed_keys_size = ttc_packed16_keys_size,
+    .pack_key = ttc_pack16_key,
+    .attention_scores_packed_q8 = attention_scores_packed_q8,
 };
 
 const ttc_kernels *ttc_kernels_avx2(void)

@@ -448,28 +448,21 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
 }
 
 /* ---- attention scores from packed keys (the VNNI set) ----
- * The key cache's copy in the packed weights' layout: 16 positions side by
- * side, 4 bytes of each to a register, so that one vpdpbusd adds to 16 keys'
- * own lanes, and up to 8 queries share each load of a block. A block of 16
- * positions holds
- *   (head_dim + 3) / 4 chunks of 64 bytes: chunk c, position i at 4 i:
- *     key[4 c .. 4 c + 3] (zeros past head_dim)
- *   16 int32: 128 * the sum of each position's key bytes.
- * The queries' bytes go in as x + 128, as the tokens' do for the weights. */
+ * The key cache's copy in the packed weights' layout (ttc_pack16_key,
+ * kernels.h): 16 positions side by side, 4 bytes of each to a register, so
+ * that one vpdpbusd adds to 16 keys' own lanes, and up to 8 queries share each
+ * load of a block. The queries' bytes go in as x + 128, as the tokens' do for
+ * the weights, and the block's int32 take 128 * each key's sum back. */
 
-static size_t key_block_bytes(int head_dim)
+size_t ttc_packed16_keys_size(int positions, int head_dim)
 {
-    return (size_t)(head_dim + 3) / 4 * 64 + 16 * sizeof(int32_t);
+    return (size_t)((positions + 15) / 16) * ttc_packed16_key_block(head_dim);
 }
 
-static size_t packed_keys_size(int positions, int head_dim)
+void ttc_pack16_key(void *packed_keys, int position, const int8_t *key, int head_dim)
 {
-    return (size_t)((positions + 15) / 16) * key_block_bytes(head_dim);
-}
-
-static void pack_key(void *packed_keys, int position, const int8_t *key, int head_dim)
-{
-    uint8_t *block = (uint8_t *)packed_keys + (size_t)(position / 16) * key_block_bytes(head_dim);
+    uint8_t *block =
+        (uint8_t *)packed_keys + (size_t)(position / 16) * ttc_packed16_key_block(head_dim);
     const int lane = position % 16, chunks = (head_dim + 3) / 4;
     int32_t sum = 0;
     for (int i = 0; i < 4 * chunks; i++) {
@@ -489,7 +482,7 @@ INLINE_VNNI void packed_scores_block(float *out, int out_stride, const int8_t *q
                                      int n_keys, int head_dim)
 {
     const int whole = head_dim / 4, chunks = (head_dim + 3) / 4;
-    const size_t block_bytes = key_block_bytes(head_dim);
+    const size_t block_bytes = ttc_packed16_key_block(head_dim);
     const int8_t *q = queries + (size_t)q0 * head_dim;
     const size_t extent = (size_t)((n_keys + 15) / 16) * block_bytes;
     /* each query's bytes of the last chunk, the missing ones 0 (their keys' are 0 too) */
@@ -939,8 +932,8 @@ static const ttc_kernels kernels_avx512vnni = {
     .packed_q8_size = ttc_packed16_q8_size,
     .pack_q8 = ttc_pack16_q8,
     .matmul_packed_q8 = matmul_packed_q8,
-    .packed_keys_size = packed_keys_size,
-    .pack_key = pack_key,
+    .packed_keys_size = ttc_packed16_keys_size,
+    .pack_key = ttc_pack16_key,
     .attention_scores_packed_q8 = attention_scores_packed_q8,
 };
 

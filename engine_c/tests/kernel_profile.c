@@ -13,7 +13,7 @@
  * The fields, each in milliseconds per pass: the whole pass (with its kernels
  * unwrapped, so without the timer's own cost), then the time inside each
  * kernel (wrapped: every call timed) and the rest of the wrapped pass. Where
- * the kernels keep packed copies (AVX-512 VNNI: the weights, the keys), the
+ * the kernels keep packed copies (the x86 sets: the weights, the keys), the
  * same again without them (the weights in the file's layout, the scores one
  * query at a time): "unpacked" in the JSON (else null). */
 #ifndef __wasm__
