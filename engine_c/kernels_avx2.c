@@ -356,25 +356,21 @@ static TARGET void attention_scores_q8(float *out, const int8_t *q, float q_scal
  * a block share each load of the keys. Up to 4 queries: their 8 sums, the two
  * key registers and the query's bytes fill AVX2's 16 registers. */
 
-/* d[j] += the products of the 4 bytes at query[j] and a chunk of 16 keys. */
-INLINE void scores_chunk(__m256i d[4][2], int n_block, const int8_t *chunk,
-                         const int8_t *const query[4])
+/* d[j] += the products of the 4 bytes at q + j * stride and a chunk of 16 keys. */
+INLINE void scores_chunk(__m256i d[4][2], int n_block, const int8_t *chunk, const int8_t *q,
+                         size_t stride)
 {
     const __m256i k0 = load32(chunk), k1 = load32(chunk + 32);
 #pragma GCC unroll 4
     for (int j = 0; j < n_block; j++) {
         int32_t four;
-        __builtin_memcpy(&four, query[j], sizeof four);
+        __builtin_memcpy(&four, q + (size_t)j * stride, sizeof four);
         const __m256i qb = _mm256_set1_epi32(four);
         const __m256i aq = _mm256_abs_epi8(qb);
         d[j][0] = _mm256_add_epi32(d[j][0], dot4x8(aq, qb, k0));
         d[j][1] = _mm256_add_epi32(d[j][1], dot4x8(aq, qb, k1));
     }
 }
-
-/* How far ahead the keys are fetched: without it one query's scores measured
- * 1.2x slower (bench_kernels, Zen 3), as with the VNNI set. */
-enum { KEYS_PREFETCH_BYTES = 3072 };
 
 /* Queries q0 .. q0 + n_block - 1 (n_block <= 4, a constant where inlined)
  * against keys 0 .. n_keys - 1. */
@@ -388,32 +384,24 @@ INLINE void packed_scores_block(float *out, int out_stride, const int8_t *querie
     const int8_t *q = queries + (size_t)q0 * head_dim;
     /* each query's bytes of the last chunk, the missing ones 0 (their keys' are 0 too) */
     int8_t tails[4][4] = {{0}};
-    const int8_t *tail[4];
 #pragma GCC unroll 4
-    for (int j = 0; j < n_block; j++) {
+    for (int j = 0; j < n_block; j++)
         __builtin_memcpy(tails[j], q + (size_t)j * head_dim + 4 * whole,
                          (size_t)(head_dim - 4 * whole));
-        tail[j] = tails[j];
-    }
     const size_t extent = (size_t)((n_keys + 15) / 16) * block_bytes;
     for (int t = 0; t < n_keys; t += 16) {
         const int8_t *block = (const int8_t *)packed_keys + (size_t)(t / 16) * block_bytes;
-        if ((size_t)(t / 16) * block_bytes + KEYS_PREFETCH_BYTES + block_bytes <= extent)
+        if ((size_t)(t / 16) * block_bytes + TTC_KEYS_PREFETCH_BYTES + block_bytes <= extent)
             for (size_t o = 0; o < block_bytes; o += 64)
-                _mm_prefetch((const char *)(block + KEYS_PREFETCH_BYTES + o), _MM_HINT_T0);
+                _mm_prefetch((const char *)(block + TTC_KEYS_PREFETCH_BYTES + o), _MM_HINT_T0);
         __m256i d[4][2];
 #pragma GCC unroll 4
         for (int j = 0; j < n_block; j++)
             d[j][0] = d[j][1] = _mm256_setzero_si256();
-        for (int c = 0; c < whole; c++) {
-            const int8_t *four[4];
-#pragma GCC unroll 4
-            for (int j = 0; j < n_block; j++)
-                four[j] = q + (size_t)j * head_dim + 4 * c;
-            scores_chunk(d, n_block, block + (size_t)c * 64, four);
-        }
+        for (int c = 0; c < whole; c++)
+            scores_chunk(d, n_block, block + (size_t)c * 64, q + 4 * c, (size_t)head_dim);
         if (whole * 4 < head_dim)
-            scores_chunk(d, n_block, block + (size_t)whole * 64, tail);
+            scores_chunk(d, n_block, block + (size_t)whole * 64, tails[0], 4);
         const int n = ttc_min_int(16, n_keys - t);
         const __m256 ks[2] = {_mm256_maskload_ps(key_scales + t, first_lanes(n)),
                               _mm256_maskload_ps(key_scales + t + 8, first_lanes(n - 8))};

@@ -412,12 +412,6 @@ INLINE void scores_block(float *out, const int8_t *q, __m512 qs, const int8_t *c
     _mm512_mask_storeu_ps(out, first_lanes(n), _mm512_mul_ps(dots, _mm512_mul_ps(qs, ks)));
 }
 
-/* Keys come from memory (the cache of a long context outgrows L2): each
- * block asks for the lines this far ahead of it, which measured some 5%
- * faster decoding at 1500 keys (the values, read in order, gained nothing from it);
- * the packed keys' scores (below) measured some 20% faster with it at 2000. */
-enum { PREFETCH_BYTES = 3072 };
-
 /* A last block of fewer than 16 keys repeats its last key. */
 INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, const int8_t *keys,
                                 const float *key_scales, int n_keys, int head_dim,
@@ -433,9 +427,9 @@ INLINE void attention_scores_q8(float *out, const int8_t *q, float q_scale, cons
             b,          b + s,      b + 2 * s,  b + 3 * s,  b + 4 * s,  b + 5 * s,
             b + 6 * s,  b + 7 * s,  b + 8 * s,  b + 9 * s,  b + 10 * s, b + 11 * s,
             b + 12 * s, b + 13 * s, b + 14 * s, b + 15 * s};
-        if ((size_t)(t + 16) * s + PREFETCH_BYTES <= extent)
+        if ((size_t)(t + 16) * s + TTC_KEYS_PREFETCH_BYTES <= extent)
             for (size_t o = 0; o < 16 * s; o += 64)
-                _mm_prefetch((const char *)(b + PREFETCH_BYTES + o), _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + TTC_KEYS_PREFETCH_BYTES + o), _MM_HINT_T0);
         scores_block(out + t, q, qs, k, key_scales + t, 16, head_dim, dot_add);
     }
     if (t < n_keys) {
@@ -494,9 +488,9 @@ INLINE_VNNI void packed_scores_block(float *out, int out_stride, const int8_t *q
                              (size_t)(head_dim - 4 * whole));
     for (int t = 0; t < n_keys; t += 16) {
         const uint8_t *block = packed_keys + (size_t)(t / 16) * block_bytes;
-        if ((size_t)(t / 16) * block_bytes + PREFETCH_BYTES + block_bytes <= extent)
+        if ((size_t)(t / 16) * block_bytes + TTC_KEYS_PREFETCH_BYTES + block_bytes <= extent)
             for (size_t o = 0; o < block_bytes; o += 64)
-                _mm_prefetch((const char *)(block + PREFETCH_BYTES + o), _MM_HINT_T0);
+                _mm_prefetch((const char *)(block + TTC_KEYS_PREFETCH_BYTES + o), _MM_HINT_T0);
         __m512i d[8];
 #pragma GCC unroll 8
         for (int j = 0; j < n_block; j++)
