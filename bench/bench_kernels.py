@@ -16,7 +16,11 @@ little more than "step". --tokens 1,8 also profiles passes of 8 new tokens (the 
 pass of drafted decoding) and gives each part's cost against one token's. Where the native
 kernels keep packed copies (the x86 sets: the weights, and the keys whose scores several
 queries take at once), the same pass without them (the weights in the file's layout, the
-scores one query at a time) is profiled too, side by side.
+scores one query at a time) is profiled too, side by side. Last, the native one-token
+matrix products alone: through all the model's weights in a pass's order, through its
+largest matrix again and again (held in the caches nearest the core), and within the
+profiled passes, in GB/s of weights. Where the first two are alike, the products are bound
+by compute, not by memory.
 """
 
 from __future__ import annotations
@@ -69,14 +73,14 @@ def build(directory: Path) -> Path:
     return module
 
 
-def native_profile(model: Path, position: int, repeats: int,
-                   tokens: int) -> tuple[str, list[float], list[float] | None]:
-    """(the kernels' name, the fields, the fields without the packed copies where the
-    kernels keep them, else None) of the native profiler."""
+def native_profile(model: Path, position: int, repeats: int, tokens: int) -> dict:
+    """The native profiler's findings: "kernels" (their name), "fields", "unpacked" (the
+    fields without the packed copies where the kernels keep them, else None) and
+    "products" (the one-token matrix products alone: "mb" of weights, "gbps" through
+    them all and through the largest matrix again and again)."""
     command = [str(NATIVE), str(model), "", str(position), str(repeats), str(tokens)]
-    found = json.loads(subprocess.run(command, capture_output=True, text=True,
-                                      check=True).stdout)
-    return found["kernels"], found["fields"], found["unpacked"]
+    return json.loads(subprocess.run(command, capture_output=True, text=True,
+                                     check=True).stdout)
 
 
 def median_of(runs: list[list[float]], index: int) -> float:
@@ -110,6 +114,18 @@ def table(passes: list[tuple[int, int]], native: dict, wasm: dict, unpacked: dic
     return "\n".join(lines)
 
 
+def products_line(products: list[dict], passes: list[tuple[int, int]], native: dict) -> str:
+    """The native one-token matrix products alone, and within the profiled decode steps."""
+    megabytes = products[0]["mb"]
+    walk, cached = (statistics.median(found["gbps"][i] for found in products) for i in (0, 1))
+    within = [f"{megabytes / median_of(native[key], FIELDS.index('matmul')):.1f} GB/s at "
+              f"position {key[0]}" for key in passes if key[1] == 1]
+    return (f"native one-token matrix products, GB/s of weights (median of the runs' means): "
+            f"alone through the model's {megabytes:.1f} MB {walk:.1f}, through its largest "
+            f"matrix again and again (cached) {cached:.1f} ({cached / walk:.2f}x)"
+            + (f"; within the decode steps {', '.join(within)}" if within else ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="a .ttc file (default: random seed size)")
@@ -131,6 +147,7 @@ def main() -> int:
         native: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
         wasm: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
         unpacked: dict[tuple[int, int], list[list[float]]] = {key: [] for key in passes}
+        products: list[dict] = []
         # Cross-origin isolated: performance.now() steps 5 µs there instead of 100 µs.
         with static_site(directory, isolated=True) as site, chromium() as browser:
             page = browser.new_page()
@@ -139,11 +156,12 @@ def main() -> int:
                 for position, tokens in passes:
                     for path in ("native", "wasm") if round_index % 2 else ("wasm", "native"):
                         if path == "native":
-                            kernels, fields, fields_unpacked = native_profile(
-                                model, position, args.repeats, tokens)
-                            native[position, tokens].append(fields)
-                            if fields_unpacked:
-                                unpacked[position, tokens].append(fields_unpacked)
+                            found = native_profile(model, position, args.repeats, tokens)
+                            kernels = found["kernels"]
+                            native[position, tokens].append(found["fields"])
+                            if found["unpacked"]:
+                                unpacked[position, tokens].append(found["unpacked"])
+                            products.append(found["products"])
                         else:
                             wasm[position, tokens].append(page.evaluate(
                                 WASM_PROFILE, [position, args.repeats, tokens, len(FIELDS)]))
@@ -153,6 +171,8 @@ def main() -> int:
           f"headless Chromium {browser_version}; {args.repeats} passes per measure, "
           f"median of {args.rounds} interleaved rounds; ms per pass of the tokens\n")
     print(table(passes, native, wasm, unpacked))
+    print()
+    print(products_line(products, passes, native))
     return 0
 
 

@@ -26,9 +26,7 @@ static void quantize_rows(ttc_session *s, const float *in, int n, int cols)
                                 in + (size_t)t * cols, cols, group_size);
 }
 
-/* out (n x m.rows) = the quantised rows (n x m.cols) times m transposed; from
- * the packed copy where the session's kernels packed it (the same result). */
-static void matmul(ttc_session *s, float *out, int n, const ttc_q8_matrix *m)
+void ttc_matmul(ttc_session *s, float *out, int n, const ttc_q8_matrix *m)
 {
     const int group_size = s->model->info.group_size;
     if (m->packed && s->kernels->pack_q8 == s->model->weights_packed_by)
@@ -206,9 +204,9 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
         rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->attention_norm, dim,
                 m->norm_eps);
     quantize_rows(s, x->normed, n, dim);
-    matmul(s, x->q, n, &w->wq);
-    matmul(s, x->k, n, &w->wk);
-    matmul(s, x->v, n, &w->wv);
+    ttc_matmul(s, x->q, n, &w->wq);
+    ttc_matmul(s, x->k, n, &w->wk);
+    ttc_matmul(s, x->v, n, &w->wv);
     for (int t = 0; t < n; t++) {
         const size_t rotation = (size_t)(start + t) * pairs;
         const float *cos_t = m->rope_cos + rotation, *sin_t = m->rope_sin + rotation;
@@ -228,7 +226,7 @@ static void attention_block(ttc_session *s, const ttc_layer *w, int layer, int n
             attend_q8(s, layer, kv_head, n, start);
     }
     quantize_rows(s, x->attention, n, dim);
-    matmul(s, x->normed, n, &w->wo);
+    ttc_matmul(s, x->normed, n, &w->wo);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x->x[i] += x->normed[i];
 }
@@ -243,11 +241,11 @@ static void feed_forward_block(ttc_session *s, const ttc_layer *w, int n)
         rmsnorm(x->normed + (size_t)t * dim, x->x + (size_t)t * dim, w->ffn_norm, dim,
                 m->norm_eps);
     quantize_rows(s, x->normed, n, dim);
-    matmul(s, x->gate, n, &w->w1);
-    matmul(s, x->up, n, &w->w3);
+    ttc_matmul(s, x->gate, n, &w->w1);
+    ttc_matmul(s, x->up, n, &w->w3);
     s->kernels->silu_times(x->gate, x->up, n * hidden);
     quantize_rows(s, x->gate, n, hidden);
-    matmul(s, x->normed, n, &w->w2);
+    ttc_matmul(s, x->normed, n, &w->w2);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x->x[i] += x->normed[i];
 }
@@ -278,7 +276,7 @@ static void forward_batch(ttc_session *s, const int *tokens, int n, int start)
         rmsnorm(s->scratch.normed + (size_t)t * dim, s->scratch.x + (size_t)t * dim,
                 m->final_norm, dim, m->norm_eps);
     quantize_rows(s, s->scratch.normed, n, dim);
-    matmul(s, s->state.logits + (size_t)start * m->info.vocab_size, n, &m->classifier);
+    ttc_matmul(s, s->state.logits + (size_t)start * m->info.vocab_size, n, &m->classifier);
     s->forwarded_tokens += (uint64_t)n;
 }
 

@@ -242,6 +242,11 @@ struct ttc_session {
  * (its cache must hold positions 0..start-1) and writes their logits there. */
 void ttc_forward(ttc_session *session, const int *tokens, int n, int start);
 
+/* forward.c: out (n x m.rows) = the session's quantised activations
+ * (scratch.xq and .xs, n x m.cols) times m transposed; from the packed copy
+ * where the session's kernels packed it (the same result). */
+void ttc_matmul(ttc_session *session, float *out, int n, const ttc_q8_matrix *m);
+
 /* math.c: deterministic functions, identical on every platform and build. */
 double ttc_exp(double x);
 double ttc_log(double x);      /* x > 0 */

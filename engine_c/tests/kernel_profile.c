@@ -15,7 +15,8 @@
  * kernel (wrapped: every call timed) and the rest of the wrapped pass. Where
  * the kernels keep packed copies (the x86 sets: the weights, the keys), the
  * same again without them (the weights in the file's layout, the scores one
- * query at a time): "unpacked" in the JSON (else null). */
+ * query at a time): "unpacked" in the JSON (else null). Natively, "products"
+ * adds the one-token matrix products measured alone (measure_product_rates). */
 #ifndef __wasm__
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
@@ -151,6 +152,60 @@ static void profile(ttc_session *session, profiled *sets, int n_sets, int *ids, 
     }
 }
 
+#ifndef __wasm__
+/* One-token matrix products with the session's kernels and its last pass's
+ * activations: the megabytes of all the model's matrices, and the GB/s of
+ * weights the products take in, [0] through every matrix in a pass's order
+ * (from wherever they stay cached between passes), [1] through the largest
+ * matrix again and again, as many bytes (from the caches nearest the core).
+ * Alike, the products are bound by compute rather than by memory. The two take
+ * turns, repeats times each; the mean, as the profile's fields. */
+static double product_mb, product_gbps[2];
+
+static void measure_product_rates(ttc_session *session, int repeats)
+{
+    const ttc_model *model = session->model;
+    const int n_matrices = 7 * model->info.n_layers + 1;
+    const ttc_q8_matrix **matrices = malloc((size_t)n_matrices * sizeof *matrices);
+    for (int l = 0; l < model->info.n_layers; l++) {
+        const ttc_layer *w = &model->layers[l];
+        const ttc_q8_matrix *layer[7] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2};
+        for (int i = 0; i < 7; i++)
+            matrices[7 * l + i] = layer[i];
+    }
+    matrices[n_matrices - 1] = &model->classifier;
+    const ttc_q8_matrix *largest = matrices[0];
+    double bytes = 0.0;
+    int most_rows = 0;
+    for (int i = 0; i < n_matrices; i++) {
+        const ttc_q8_matrix *m = matrices[i];
+        bytes += (double)m->rows * m->cols;
+        most_rows = m->rows > most_rows ? m->rows : most_rows;
+        if (m->rows * m->cols > largest->rows * largest->cols)
+            largest = m;
+    }
+    const double largest_bytes = (double)largest->rows * largest->cols;
+    const int again = (int)(bytes / largest_bytes + 0.5);
+    float *out = malloc((size_t)most_rows * sizeof *out);
+    double spent_ms[2] = {0.0, 0.0};
+    for (int r = 0; r < repeats; r++) {
+        double start = now_ms();
+        for (int i = 0; i < n_matrices; i++)
+            ttc_matmul(session, out, 1, matrices[i]);
+        spent_ms[0] += now_ms() - start;
+        start = now_ms();
+        for (int i = 0; i < again; i++)
+            ttc_matmul(session, out, 1, largest);
+        spent_ms[1] += (now_ms() - start) * bytes / (again * largest_bytes);
+    }
+    free(out);
+    free(matrices);
+    product_mb = bytes / 1e6;
+    for (int i = 0; i < 2; i++)
+        product_gbps[i] = bytes * repeats / (spent_ms[i] * 1e6);
+}
+#endif
+
 /* PROFILE_FIELDS doubles for the kernels as the engine runs them, then as many
  * without the packed copies where the kernels keep them (ttc_kernels.pack_q8,
  * pack_key), else -1s; NULL when the model or arguments are bad. */
@@ -200,6 +255,9 @@ double *kernel_profile(const void *data, size_t size, const char *kernels, int p
     /* Both pointed at copies that end with this block; main prints timed's name. */
     session->kernels = engine_kernels;
     timed = engine_kernels;
+#ifndef __wasm__
+    measure_product_rates(session, repeats);
+#endif
 
     free(ids);
     ttc_session_free(session);
@@ -238,13 +296,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < PROFILE_FIELDS; i++)
         printf(", %.6f", fields[i]);
     if (fields[PROFILE_FIELDS] < 0.0) {
-        printf("], \"unpacked\": null}\n");
+        printf("], \"unpacked\": null");
     } else {
         printf("], \"unpacked\": [%.6f", fields[PROFILE_FIELDS]);
         for (int i = PROFILE_FIELDS + 1; i < 2 * PROFILE_FIELDS; i++)
             printf(", %.6f", fields[i]);
-        printf("]}\n");
+        printf("]");
     }
+    printf(", \"products\": {\"mb\": %.3f, \"gbps\": [%.2f, %.2f]}}\n", product_mb,
+           product_gbps[0], product_gbps[1]);
     return 0;
 }
 #endif

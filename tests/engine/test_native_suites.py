@@ -8,6 +8,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from ttcc.engine import Model
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "engine_c"
 
@@ -74,6 +78,13 @@ def test_kernel_profiler_builds_and_accounts_for_the_step(tiny_model_path: Path)
     assert step > 0 and len(parts) == 7 and all(part >= 0 for part in parts)
     assert parts[0] > 0  # the matrix products run on every step
     assert profile["unpacked"] is None  # generic kernels keep no packed copy
+    # The products measured alone go through every matrix of the model once.
+    info = Model.load(tiny_model_path).info
+    kv_dim = info.dim // info.n_heads * info.n_kv_heads
+    layer = 2 * info.dim * info.dim + 2 * kv_dim * info.dim + 3 * info.hidden_dim * info.dim
+    matrices = info.n_layers * layer + info.vocab_size * info.dim
+    assert profile["products"]["mb"] == pytest.approx(matrices / 1e6, abs=1e-3)
+    assert all(rate > 0 for rate in profile["products"]["gbps"])
     # The best kernels: where they keep packed copies (AVX-512 VNNI), the pass without too.
     best = json.loads(run([str(ENGINE / "build" / "kernel_profile"), str(tiny_model_path), "",
                            "40", "20"]))
