@@ -17,7 +17,7 @@ pass of drafted decoding) and gives each part's cost against one token's. Where 
 kernels keep packed copies (the x86 sets: the weights, and the keys whose scores several
 queries take at once), the same pass without them (the weights in the file's layout, the
 scores one query at a time) is profiled too, side by side. Last, the native one-token
-matrix products alone: through all the model's weights in a pass's order, through its
+matrix products alone: through all the model's weights, each matrix once, through its
 largest matrix again and again (held in the caches nearest the core), and within the
 profiled passes, in GB/s of weights. Where the first two are alike, the products are bound
 by compute, not by memory.

@@ -242,6 +242,11 @@ struct ttc_session {
  * (its cache must hold positions 0..start-1) and writes their logits there. */
 void ttc_forward(ttc_session *session, const int *tokens, int n, int start);
 
+/* model.c: the matrices forward.c multiplies by, index 0 .. count - 1: layer by
+ * layer (wq, wk, wv, wo, w1, w2, w3), then the classifier. */
+int ttc_multiplied_count(const ttc_model *model);
+const ttc_q8_matrix *ttc_multiplied_matrix(const ttc_model *model, int index);
+
 /* forward.c: out (n x m.rows) = the session's quantised activations
  * (scratch.xq and .xs, n x m.cols) times m transposed; from the packed copy
  * where the session's kernels packed it (the same result). */

@@ -343,20 +343,18 @@ static int validate(const uint8_t *bytes, size_t size, file_header *h)
 
 enum { LAYER_MATRICES = 7 };
 
-/* The matrices forward.c multiplies by, n_layers * LAYER_MATRICES + 1 of
- * them: layer by layer, then the classifier. */
-static int multiplied_count(const ttc_model *m)
+int ttc_multiplied_count(const ttc_model *m)
 {
     return m->info.n_layers * LAYER_MATRICES + 1;
 }
 
-static ttc_q8_matrix *multiplied_matrix(ttc_model *m, int index)
+const ttc_q8_matrix *ttc_multiplied_matrix(const ttc_model *m, int index)
 {
     if (index == m->info.n_layers * LAYER_MATRICES)
         return &m->classifier;
-    ttc_layer *layer = &m->layers[index / LAYER_MATRICES];
-    ttc_q8_matrix *each[LAYER_MATRICES] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
-                                           &layer->w1, &layer->w2, &layer->w3};
+    const ttc_layer *layer = &m->layers[index / LAYER_MATRICES];
+    const ttc_q8_matrix *each[LAYER_MATRICES] = {&layer->wq, &layer->wk, &layer->wv, &layer->wo,
+                                                 &layer->w1, &layer->w2, &layer->w3};
     return each[index % LAYER_MATRICES];
 }
 
@@ -369,16 +367,17 @@ static void pack_weights(ttc_model *m)
         return;
     const int group_size = m->info.group_size;
     size_t total = 0;
-    for (int i = 0; i < multiplied_count(m); i++) {
-        const ttc_q8_matrix *matrix = multiplied_matrix(m, i);
+    for (int i = 0; i < ttc_multiplied_count(m); i++) {
+        const ttc_q8_matrix *matrix = ttc_multiplied_matrix(m, i);
         total += k->packed_q8_size(matrix->rows, matrix->cols, group_size);
     }
     m->packed_allocation = malloc(total);
     if (!m->packed_allocation)
         return;
     uint8_t *at = m->packed_allocation;
-    for (int i = 0; i < multiplied_count(m); i++) {
-        ttc_q8_matrix *matrix = multiplied_matrix(m, i);
+    for (int i = 0; i < ttc_multiplied_count(m); i++) {
+        /* m is the model being loaded, not yet shared: its matrices may change */
+        ttc_q8_matrix *matrix = (ttc_q8_matrix *)ttc_multiplied_matrix(m, i);
         k->pack_q8(at, matrix->values, matrix->scales, matrix->rows, matrix->cols, group_size);
         matrix->packed = at;
         at += k->packed_q8_size(matrix->rows, matrix->cols, group_size);

@@ -155,7 +155,7 @@ static void profile(ttc_session *session, profiled *sets, int n_sets, int *ids, 
 #ifndef __wasm__
 /* One-token matrix products with the session's kernels and its last pass's
  * activations: the megabytes of all the model's matrices, and the GB/s of
- * weights the products take in, [0] through every matrix in a pass's order
+ * weights the products take in, [0] through every matrix a pass multiplies by
  * (from wherever they stay cached between passes), [1] through the largest
  * matrix again and again, as many bytes (from the caches nearest the core).
  * Alike, the products are bound by compute rather than by memory. The two take
@@ -165,20 +165,12 @@ static double product_mb, product_gbps[2];
 static void measure_product_rates(ttc_session *session, int repeats)
 {
     const ttc_model *model = session->model;
-    const int n_matrices = 7 * model->info.n_layers + 1;
-    const ttc_q8_matrix **matrices = malloc((size_t)n_matrices * sizeof *matrices);
-    for (int l = 0; l < model->info.n_layers; l++) {
-        const ttc_layer *w = &model->layers[l];
-        const ttc_q8_matrix *layer[7] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2};
-        for (int i = 0; i < 7; i++)
-            matrices[7 * l + i] = layer[i];
-    }
-    matrices[n_matrices - 1] = &model->classifier;
-    const ttc_q8_matrix *largest = matrices[0];
+    const int n_matrices = ttc_multiplied_count(model);
+    const ttc_q8_matrix *largest = ttc_multiplied_matrix(model, 0);
     double bytes = 0.0;
     int most_rows = 0;
     for (int i = 0; i < n_matrices; i++) {
-        const ttc_q8_matrix *m = matrices[i];
+        const ttc_q8_matrix *m = ttc_multiplied_matrix(model, i);
         bytes += (double)m->rows * m->cols;
         most_rows = m->rows > most_rows ? m->rows : most_rows;
         if (m->rows * m->cols > largest->rows * largest->cols)
@@ -191,7 +183,7 @@ static void measure_product_rates(ttc_session *session, int repeats)
     for (int r = 0; r < repeats; r++) {
         double start = now_ms();
         for (int i = 0; i < n_matrices; i++)
-            ttc_matmul(session, out, 1, matrices[i]);
+            ttc_matmul(session, out, 1, ttc_multiplied_matrix(model, i));
         spent_ms[0] += now_ms() - start;
         start = now_ms();
         for (int i = 0; i < again; i++)
@@ -199,7 +191,6 @@ static void measure_product_rates(ttc_session *session, int repeats)
         spent_ms[1] += (now_ms() - start) * bytes / (again * largest_bytes);
     }
     free(out);
-    free(matrices);
     product_mb = bytes / 1e6;
     for (int i = 0; i < 2; i++)
         product_gbps[i] = bytes * repeats / (spent_ms[i] * 1e6);
